@@ -1,0 +1,188 @@
+"""The one small interface every mesh backend implements, and the values that cross it.
+
+A backend is handed concrete, rendered things: real namespace names, policy documents with
+their templates filled in, probes between named workloads. It never sees a scenario file. So
+the simulated mesh and the Kubernetes driver run a scenario the same way, and a Python test can
+drive either through the fixtures without a scenario at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from .errors import Location
+from .facts import ClusterFacts
+from .verdicts import ProbeResult, Verdict
+
+Role = Literal["client", "server"]
+Protocol_ = Literal["TCP", "UDP", "SCTP"]
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    """A namespace, created under the same run-unique name in every cluster."""
+
+    key: str
+    """The scenario's name for it."""
+    name: str
+    """The name in the clusters."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    port: int
+    protocol: Protocol_ = "TCP"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """A client or server workload, deployed in each of its clusters."""
+
+    name: str
+    role: Role
+    namespace: str
+    """The real namespace name."""
+    labels: Mapping[str, str]
+    clusters: tuple[str, ...]
+    """Logical cluster names."""
+    replicas: int = 1
+    service_account: str | None = None
+    ports: tuple[PortSpec, ...] = ()
+    """Ports a server listens on."""
+    service: ServiceSpec | None = None
+    image: str | None = None
+    replicas_in: Mapping[str, int] = field(default_factory=dict)
+    """Per-cluster replica counts overriding ``replicas`` (0 models a cluster with no backend)."""
+
+    def replicas_at(self, cluster: str) -> int:
+        return self.replicas_in.get(cluster, self.replicas) if cluster in self.clusters else 0
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything one scenario puts into the mesh."""
+
+    key: str
+    """Run-unique id of this deployment (used in names and labels)."""
+    clusters: tuple[str, ...]
+    namespaces: tuple[NamespaceSpec, ...]
+    workloads: tuple[WorkloadSpec, ...]
+
+    def workload(self, name: str) -> WorkloadSpec:
+        for workload in self.workloads:
+            if workload.name == name:
+                return workload
+        raise KeyError(name)
+
+    def service_owner(self, service: str) -> WorkloadSpec:
+        for workload in self.workloads:
+            if workload.service and workload.service.name == service:
+                return workload
+        raise KeyError(service)
+
+
+@dataclass(frozen=True)
+class PolicyDoc:
+    """One rendered policy document (CNP, CCNP or Kubernetes NetworkPolicy)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    body: Mapping[str, Any]
+    """The whole document, templates filled in, ``metadata.name``/``namespace`` set."""
+    source: Location | None = None
+
+    @property
+    def ref(self) -> str:
+        where = f" ({self.source})" if self.source else ""
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}{where}"
+
+
+@dataclass(frozen=True)
+class PodTarget:
+    """The pods of a workload in one cluster, reached by pod IP."""
+
+    cluster: str
+    workload: str
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.workload}"
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A Service by name, resolved in the source's cluster."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"service/{self.name}"
+
+
+Target = PodTarget | ServiceTarget
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str = "GET"
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One connection attempt from a client workload in one cluster to a target."""
+
+    source_cluster: str
+    source: str
+    """Client workload name."""
+    target: Target
+    port: int
+    protocol: Protocol_ = "TCP"
+    http: HttpRequest | None = None
+    expect: Verdict | None = None
+    """What the scenario expects; a backend retries toward it within its bound, since Cilium
+    realises policy asynchronously. ``None`` probes once."""
+
+    def __str__(self) -> str:
+        return f"{self.source_cluster}/{self.source}->{self.target}:{self.port}"
+
+
+class MeshBackend(Protocol):
+    """A mesh of clusters that can run workloads, hold policies and be probed."""
+
+    name: str
+
+    def facts(self) -> Mapping[str, ClusterFacts]:
+        """Facts of each logical cluster (Cilium name, version, options)."""
+        ...
+
+    def deploy(self, deployment: Deployment) -> None:
+        """Create the deployment's namespaces and workloads and wait until they serve."""
+        ...
+
+    def set_policies(
+        self, deployment: Deployment, cluster: str, policies: Sequence[PolicyDoc]
+    ) -> None:
+        """Make exactly ``policies`` the deployment's policies in force in ``cluster``."""
+        ...
+
+    def probe(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
+        """Run probes (concurrently where the backend can), one result each, in order."""
+        ...
+
+    def teardown(self, deployment: Deployment) -> None:
+        """Remove everything created for the deployment; must be safe to call twice."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; called once at the end of the session."""
+        ...

@@ -1,0 +1,118 @@
+"""Scenario files as pytest collectors, their cases as pytest items.
+
+Items are ``pytest.Function`` objects built with ``callobj`` (the documented way to give a
+non-Python item fixtures), so scenario items and hand-written tests share the same session
+fixture and one backend.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .errors import ClusterMeshError, ScenarioError
+from .options import DEFAULT_SCENARIO_FILES
+from .runner import MeshSession
+from .scenario import Case, Scenario, load_scenario
+
+
+class CaseFailed(AssertionError):
+    """A case's expectation did not hold; the message says expected, observed and why."""
+
+
+def is_scenario_file(config: pytest.Config, path: Path) -> bool:
+    patterns = config.getini("clustermesh_scenario_files") or DEFAULT_SCENARIO_FILES.split()
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
+
+
+class ScenarioFile(pytest.File):
+    """A ``*.scenario.yaml`` file; collecting it validates all of it."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        scenario = load_scenario(self.path)
+        for case in scenario.cases:
+            yield ScenarioItem.from_parent(
+                self, name=case.name, callobj=_run_case, scenario=scenario, case=case
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ScenarioError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _run_case(clustermesh_session: MeshSession, request: pytest.FixtureRequest) -> None:
+    item = request.node
+    assert isinstance(item, ScenarioItem)
+    item.run(clustermesh_session)
+
+
+def _skip_at_item(reason: str) -> None:
+    """Skip, reported at the expectation's line rather than at this module's."""
+    try:
+        exc = pytest.skip.Exception(reason, _use_item_location=True)  # type: ignore[call-arg]
+    except TypeError:  # a pytest without the keyword
+        exc = pytest.skip.Exception(reason)
+    raise exc
+
+
+class ScenarioItem(pytest.Function):
+    """One case: a (step, source, destination, port) with its expected verdict."""
+
+    def __init__(self, *, scenario: Scenario, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.case = case
+        self.report_data: dict[str, Any] = {}
+        self._add_selectors()
+
+    def _add_selectors(self) -> None:
+        case, probe = self.case, self.case.probe
+        target = probe.target
+        target_cluster = getattr(target, "cluster", None)
+        target_name = getattr(target, "workload", None) or getattr(target, "name", "")
+        self.extra_keyword_matches.update(
+            {self.scenario.name, case.step.name, probe.source_cluster, probe.source,
+             case.verdict.value, target_name, target_cluster or "service"}  # fmt: skip
+        )
+        self.add_marker(
+            pytest.mark.clustermesh(
+                scenario=self.scenario.name, step=case.step.name,
+                source=f"{probe.source_cluster}/{probe.source}", target=str(target),
+                source_cluster=probe.source_cluster, target_cluster=target_cluster,
+                verdict=case.verdict.value,
+            )  # fmt: skip
+        )
+        self.add_marker(pytest.mark.xdist_group(self.scenario.name))
+        if case.xfail:
+            self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True))
+
+    def run(self, session: MeshSession) -> None:
+        run = session.run_for(self.scenario)
+        reason = run.skip_reason(self.case)
+        if reason:
+            _skip_at_item(reason)
+        report = run.check(self.case)
+        self.report_data = {"report": report}
+        self.user_properties += [
+            ("scenario", self.scenario.name),
+            ("step", self.case.step.name),
+            ("expected", self.case.verdict.value),
+            ("observed", report.result.outcome.value),
+            ("attempts", report.result.attempts),
+        ]
+        if not report.passed:
+            raise CaseFailed(report.message)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.case.line
+        return self.path, (line - 1) if line else None, f"{self.scenario.name}::{self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailed | ClusterMeshError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)

@@ -1,0 +1,113 @@
+"""The pytest11 entry point: options, collection of scenario files, the mesh session."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .collect import ScenarioFile, ScenarioItem, is_scenario_file
+from .errors import UsageError
+from .fixtures import SESSION_KEY, clustermesh_facts, clustermesh_session, mesh
+from .options import MeshChoice, add_options, get, mesh_choice
+from .runner import MeshSession, context_binder
+from .simulated import SimulatedMesh, simulated_facts
+
+CHOICE_KEY = pytest.StashKey[MeshChoice]()
+RUN_ID_KEY = pytest.StashKey[str]()
+
+__all__ = ["clustermesh_facts", "clustermesh_session", "mesh"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = add_options(parser)
+    try:
+        from .kubernetes import options as kube_options
+    except ImportError:  # the Kubernetes backend is optional at import time
+        return
+    kube_options.add_options(parser, group)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "clustermesh(scenario, step, source, target, verdict, ...): set on scenario items; "
+        "select with -m \"clustermesh(verdict='deny')\"",
+    )
+    config.addinivalue_line("markers", "xdist_group(name): run items of a group on one worker")
+    try:
+        config.stash[CHOICE_KEY] = mesh_choice(config)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    run_id = (workerinput or {}).get("clustermesh_run_id") or get(config, "clustermesh_run_id")
+    config.stash[RUN_ID_KEY] = str(run_id or secrets.token_hex(3))
+    # A scenario's items share its deployment and step state: keep them on one xdist worker,
+    # in order, by turning the default load distribution into loadgroup.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker uses the controller's run id, so one label covers the run."""
+    node.workerinput["clustermesh_run_id"] = node.config.stash[RUN_ID_KEY]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and is_scenario_file(parent.config, file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.option.collectonly:
+        return
+    if any(isinstance(item, ScenarioItem) for item in items):
+        choice = config.stash[CHOICE_KEY]
+        if choice.backend is None:
+            raise pytest.UsageError(choice.missing_message)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Tear a scenario's deployment down after its last item, not at the end of the run."""
+    if not isinstance(item, ScenarioItem):
+        return
+    if isinstance(nextitem, ScenarioItem) and nextitem.scenario.path == item.scenario.path:
+        return
+    session = item.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.finish(item.scenario)
+
+
+def open_session(config: pytest.Config) -> MeshSession:
+    """The backend the options select, wrapped in a :class:`MeshSession`."""
+    choice = config.stash[CHOICE_KEY]
+    run_id = config.stash[RUN_ID_KEY]
+    if choice.backend == "simulated":
+        facts = _LazyFacts(choice)
+        return MeshSession(SimulatedMesh(facts), run_id)
+    if choice.backend == "kubernetes":
+        from .kubernetes import options as kube_options
+        from .kubernetes.backend import KubernetesMesh
+
+        settings = kube_options.settings_from_config(config, run_id)
+        backend = KubernetesMesh(choice.contexts, choice.kubeconfig, settings)
+        return MeshSession(backend, run_id, context_binder(choice.contexts, choice.named_contexts))
+    raise pytest.UsageError(choice.missing_message)
+
+
+class _LazyFacts(dict[str, Any]):
+    """Simulated clusters come into being when a scenario names them."""
+
+    def __init__(self, choice: MeshChoice) -> None:
+        super().__init__()
+        self._choice = choice
+
+    def __missing__(self, name: str) -> Any:
+        index = len(self) + 1
+        (facts,) = simulated_facts([name], self._choice.sim_version, self._choice.sim_options).values()
+        self[name] = type(facts)(name, name, index, facts.cilium_version, facts.options)
+        return self[name]

@@ -1,0 +1,159 @@
+"""Security identities and label selectors, as Cilium builds and matches them.
+
+An endpoint's identity is a set of ``source:key=value`` labels. Cilium derives it from the pod
+(``SanitizePodLabels``, pkg/k8s/utils/utils.go): the pod's own labels with source ``k8s``, minus
+any it set under ``io.cilium.k8s``, plus the namespace, the namespace's labels, the service
+account and the cluster name. A selector key may carry a source prefix: unprefixed means ``any:``
+(pkg/labels/labels.go), ``k8s:`` only Kubernetes labels, ``reserved:`` reserved identities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+NAMESPACE = "io.kubernetes.pod.namespace"
+NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."
+SERVICE_ACCOUNT = "io.cilium.k8s.policy.serviceaccount"
+CLUSTER = "io.cilium.k8s.policy.cluster"
+_CILIUM_PREFIX = "io.cilium.k8s"
+
+SOURCE_ANY = "any"
+SOURCE_K8S = "k8s"
+SOURCE_RESERVED = "reserved"
+
+
+@dataclass(frozen=True)
+class Label:
+    source: str
+    key: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.key}={self.value}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An endpoint's security identity: the labels policy selects on."""
+
+    labels: frozenset[Label]
+
+    def values(self, source: str, key: str) -> set[str]:
+        return {
+            label.value
+            for label in self.labels
+            if label.key == key and (source == SOURCE_ANY or label.source == source)
+        }
+
+    def get(self, key: str) -> str | None:
+        found = self.values(SOURCE_ANY, key)
+        return next(iter(found)) if found else None
+
+    @property
+    def cluster(self) -> str | None:
+        return self.get(CLUSTER)
+
+    @property
+    def namespace(self) -> str | None:
+        return self.get(NAMESPACE)
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(sorted(map(str, self.labels))) + "}"
+
+
+def pod_identity(
+    pod_labels: Mapping[str, str],
+    namespace: str,
+    namespace_labels: Mapping[str, str],
+    service_account: str | None,
+    cluster_name: str,
+) -> Identity:
+    """The identity Cilium gives a pod (``SanitizePodLabels``; identity label filter)."""
+    labels = {
+        Label(SOURCE_K8S, key, value)
+        for key, value in pod_labels.items()
+        if not key.startswith(_CILIUM_PREFIX)
+    }
+    labels |= {Label(SOURCE_K8S, NAMESPACE_LABELS + k, v) for k, v in namespace_labels.items()}
+    labels.add(Label(SOURCE_K8S, NAMESPACE, namespace))
+    labels.add(Label(SOURCE_K8S, SERVICE_ACCOUNT, service_account or "default"))
+    labels.add(Label(SOURCE_K8S, CLUSTER, cluster_name))
+    return Identity(frozenset(labels))
+
+
+Operator = Literal["In", "NotIn", "Exists", "DoesNotExist"]
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``k8s:app`` -> (``k8s``, ``app``); an unprefixed key is ``any:``."""
+    source, sep, rest = key.partition(":")
+    if sep and source in (SOURCE_ANY, SOURCE_K8S, SOURCE_RESERVED, "cidr", "unspec"):
+        return source, rest
+    return SOURCE_ANY, key
+
+
+@dataclass(frozen=True)
+class Requirement:
+    source: str
+    key: str
+    operator: Operator
+    values: frozenset[str] = frozenset()
+
+    def matches(self, identity: Identity) -> bool:
+        found = identity.values(self.source, self.key)
+        if self.operator == "In":
+            return bool(found & self.values)
+        if self.operator == "NotIn":
+            return not (found & self.values)
+        if self.operator == "Exists":
+            return bool(found)
+        return not found
+
+    def __str__(self) -> str:
+        key = f"{self.source}:{self.key}"
+        if self.operator == "In" and len(self.values) == 1:
+            return f"{key}={next(iter(self.values))}"
+        if self.operator in ("Exists", "DoesNotExist"):
+            return f"{key} {self.operator}"
+        return f"{key} {self.operator} ({', '.join(sorted(self.values))})"
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A label selector: every requirement must hold. No requirements selects everything."""
+
+    requirements: frozenset[Requirement] = frozenset()
+
+    @classmethod
+    def equal(cls, pairs: Mapping[str, str]) -> Selector:
+        return cls(frozenset(_equal(key, value) for key, value in pairs.items()))
+
+    def matches(self, identity: Identity) -> bool:
+        return all(req.matches(identity) for req in self.requirements)
+
+    def has_key(self, key: str) -> bool:
+        return any(req.key == key for req in self.requirements)
+
+    def has_key_prefix(self, prefix: str) -> bool:
+        return any(req.key.startswith(prefix) for req in self.requirements)
+
+    def has_source(self, source: str) -> bool:
+        return any(req.source == source for req in self.requirements)
+
+    def with_requirements(self, extra: Iterable[Requirement]) -> Selector:
+        return Selector(self.requirements | frozenset(extra))
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(sorted(map(str, self.requirements))) + "}"
+
+
+def _equal(key: str, value: str) -> Requirement:
+    source, bare = split_key(key)
+    return Requirement(source, bare, "In", frozenset({str(value)}))
+
+
+def requirement(key: str, operator: Operator, values: Iterable[str] = ()) -> Requirement:
+    source, bare = split_key(key)
+    return Requirement(source, bare, operator, frozenset(str(v) for v in values))

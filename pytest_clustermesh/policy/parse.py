@@ -1,0 +1,508 @@
+"""Policy documents into :class:`~.rules.Rule` objects for one cluster.
+
+Strict like the CRD schemas (an unknown field is an error), and explicit about what the model
+does not cover (``toFQDNs`` and friends never match a pod; named ports are refused). The
+cluster-specific parts of import follow ``getEndpointSelector``/``ParseToCiliumRule`` and
+``addClusterFilterByDefault`` (pkg/k8s/apis/cilium.io/utils/utils.go; cilium-semantics.md s1-s2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import Version
+
+from .labels import (
+    CLUSTER,
+    NAMESPACE,
+    NAMESPACE_LABELS,
+    SOURCE_K8S,
+    SOURCE_RESERVED,
+    Requirement,
+    Selector,
+    requirement,
+)
+from .rules import (
+    ALL_PROTOCOLS,
+    KNOWN_ENTITIES,
+    L4,
+    Direction,
+    Entry,
+    HttpRule,
+    Peer,
+    PortRule,
+    Rule,
+)
+
+CNP = "CiliumNetworkPolicy"
+CCNP = "CiliumClusterwideNetworkPolicy"
+KNP = "NetworkPolicy"
+API_VERSIONS = {CNP: "cilium.io/v2", CCNP: "cilium.io/v2", KNP: "networking.k8s.io/v1"}
+
+Path = tuple[str | int, ...]
+
+
+class InvalidPolicy(Exception):
+    """A policy document the model rejects; ``path`` points into the document."""
+
+    def __init__(self, message: str, path: Path = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class ClusterContext:
+    """What of a cluster changes how a policy is imported."""
+
+    cluster_name: str
+    version: Version
+    default_local_cluster: bool
+
+
+def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
+    """Every rule of one policy document, as ``ctx``'s cluster would import it."""
+    _expect_mapping(doc, ())
+    kind = doc.get("kind")
+    if kind not in API_VERSIONS:
+        raise InvalidPolicy(
+            f"kind {kind!r} is not a policy kind (expected one of {', '.join(API_VERSIONS)})",
+            ("kind",),
+        )
+    if doc.get("apiVersion") != API_VERSIONS[kind]:
+        raise InvalidPolicy(
+            f"apiVersion of a {kind} must be {API_VERSIONS[kind]}, not {doc.get('apiVersion')!r}",
+            ("apiVersion",),
+        )
+    meta = doc.get("metadata")
+    _expect_mapping(meta, ("metadata",))
+    if not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise InvalidPolicy("metadata.name is required", ("metadata",))
+    _only(doc, ("apiVersion", "kind", "metadata", "spec", "specs", "status"), ())
+    name = meta["name"]
+    if kind == KNP:
+        return [_parse_knp(doc, meta.get("namespace"), name, ctx)]
+    namespace = meta.get("namespace") if kind == CNP else None
+    if kind == CNP and not namespace:
+        raise InvalidPolicy("a CiliumNetworkPolicy needs metadata.namespace", ("metadata",))
+    specs: list[tuple[Path, Any]] = []
+    if "spec" in doc:
+        specs.append((("spec",), doc["spec"]))
+    if "specs" in doc:
+        _expect_list(doc["specs"], ("specs",))
+        specs += [(("specs", i), spec) for i, spec in enumerate(doc["specs"])]
+    if not specs:
+        raise InvalidPolicy(f"a {kind} needs spec or specs", ())
+    prefix = f"{'CNP' if kind == CNP else 'CCNP'} {namespace + '/' if namespace else ''}{name}"
+    return [
+        _CiliumRuleParser(ctx, namespace, f"{prefix} {_dotted(path)}").rule(spec, path)
+        for path, spec in specs
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cilium rules (CNP, CCNP)
+
+_SPEC_KEYS = (
+    "endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny",
+    "enableDefaultDeny", "labels", "description", "log",
+)  # fmt: skip
+_INGRESS_L3 = ("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "fromNodes",
+               "fromGroups", "fromRequires")  # fmt: skip
+_EGRESS_L3 = ("toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toNodes", "toFQDNs",
+              "toServices", "toGroups", "toRequires")  # fmt: skip
+_ENTRY_OTHER = ("toPorts", "icmps", "authentication")
+_SECTIONS: tuple[tuple[str, Direction, bool], ...] = (
+    ("ingress", "ingress", False),
+    ("ingressDeny", "ingress", True),
+    ("egress", "egress", False),
+    ("egressDeny", "egress", True),
+)
+
+
+class _CiliumRuleParser:
+    def __init__(self, ctx: ClusterContext, namespace: str | None, origin: str) -> None:
+        self.ctx = ctx
+        self.namespace = namespace
+        self.origin = origin
+
+    def rule(self, spec: Any, path: Path) -> Rule:
+        _expect_mapping(spec, path)
+        _only(spec, _SPEC_KEYS, path)
+        if ("endpointSelector" in spec) == ("nodeSelector" in spec):
+            raise InvalidPolicy("give exactly one of endpointSelector or nodeSelector", path)
+        present = [key for key, _, _ in _SECTIONS if spec.get(key)]
+        if not present and self.ctx.version >= Version("1.17"):
+            # pkg/policy/api/rule_validation.go, since 1.17: a rule with no section is rejected.
+            raise InvalidPolicy(
+                "rule must have at least one of ingress, ingressDeny, egress, egressDeny",
+                path,
+            )
+        subject = None
+        if "endpointSelector" in spec:
+            selector = parse_selector(spec["endpointSelector"], (*path, "endpointSelector"))
+            subject = self._scope_subject(selector)
+        else:
+            parse_selector(spec["nodeSelector"], (*path, "nodeSelector"))
+        entries: list[Entry] = []
+        for key, direction, deny in _SECTIONS:
+            items = spec.get(key)
+            if items is None:
+                continue
+            _expect_list(items, (*path, key))
+            for index, item in enumerate(items):
+                entries.append(self.entry(item, (*path, key, index), direction, deny))
+        return Rule(
+            origin=self.origin,
+            subject=subject,
+            entries=tuple(entries),
+            default_deny=self._default_deny(spec, path),
+        )
+
+    def _default_deny(self, spec: Mapping[str, Any], path: Path) -> frozenset[Direction]:
+        """Each direction with a section is default-deny unless ``enableDefaultDeny`` says no
+        (since 1.16; cilium-semantics.md s3)."""
+        wanted: set[Direction] = set()
+        if spec.get("ingress") or spec.get("ingressDeny"):
+            wanted.add("ingress")
+        if spec.get("egress") or spec.get("egressDeny"):
+            wanted.add("egress")
+        toggles = spec.get("enableDefaultDeny")
+        if toggles is not None:
+            where = (*path, "enableDefaultDeny")
+            if self.ctx.version < Version("1.16"):
+                raise InvalidPolicy("enableDefaultDeny needs Cilium 1.16 or later", where)
+            _expect_mapping(toggles, where)
+            _only(toggles, ("ingress", "egress"), where)
+            for direction in ("ingress", "egress"):
+                value = toggles.get(direction, True)
+                if not isinstance(value, bool):
+                    raise InvalidPolicy("must be true or false", (*where, direction))
+                if not value:
+                    wanted.discard(direction)  # type: ignore[arg-type]
+        return frozenset(wanted)
+
+    def entry(self, item: Any, path: Path, direction: Direction, deny: bool) -> Entry:
+        _expect_mapping(item, path)
+        l3_keys = _INGRESS_L3 if direction == "ingress" else _EGRESS_L3
+        _only(item, (*l3_keys, *_ENTRY_OTHER), path)
+        peers: list[Peer] = []
+        has_l3 = False
+        for key in l3_keys:
+            if key not in item:
+                continue
+            has_l3 = True
+            peers += self.peers(key, item[key], (*path, key))
+        ports = None
+        if "toPorts" in item:
+            ports = parse_cilium_ports(item["toPorts"], (*path, "toPorts"), deny, self.ctx)
+        if not has_l3:
+            # A toPorts-only entry is wildcard L3 (pkg/policy/api/ingress.go); an entry with
+            # neither L3 nor L4 adds no filter, so it allows nothing (pkg/policy/rule.go).
+            peers = [Peer("wildcard", text="any peer")] if ports is not None else []
+        label = f"{self.origin} {_dotted(path[-2:])}"
+        return Entry(direction, deny, tuple(peers), ports, label)
+
+    def peers(self, key: str, value: Any, path: Path) -> list[Peer]:
+        _expect_list(value, path)
+        if key in ("fromEndpoints", "toEndpoints"):
+            return [
+                self._endpoint_peer(parse_selector(sel, (*path, i)))
+                for i, sel in enumerate(value)
+            ]
+        if key in ("fromEntities", "toEntities"):
+            return [self._entity_peer(entity, (*path, i)) for i, entity in enumerate(value)]
+        if key in ("fromRequires", "toRequires"):
+            raise InvalidPolicy(f"{key} is deprecated and not modelled; use matchExpressions", path)
+        if key in ("fromNodes", "toNodes"):
+            for i, sel in enumerate(value):
+                parse_selector(sel, (*path, i))
+            return [Peer("nodes", text=f"{key}")]
+        return [Peer("cidr", text=f"{key} (never a pod)")]
+
+    def _endpoint_peer(self, selector: Selector) -> Peer:
+        scoped = self._scope_peer(selector)
+        return Peer("endpoints", selector=scoped, text=f"endpoints {scoped}")
+
+    def _entity_peer(self, entity: Any, path: Path) -> Peer:
+        if entity not in KNOWN_ENTITIES:
+            raise InvalidPolicy(f"unknown entity {entity!r}", path)
+        if entity == "cluster-mesh" and self.ctx.version < Version("1.20"):
+            raise InvalidPolicy(
+                "entity 'cluster-mesh' needs Cilium 1.20 (cilium#46813); "
+                f"this cluster runs {self.ctx.version}",
+                path,
+            )
+        return Peer("entity", entity=entity, text=f"entity {entity}")
+
+    def _scope_subject(self, selector: Selector) -> Selector:
+        if self.namespace is None or selector.has_source(SOURCE_RESERVED):
+            return selector
+        # A CNP subject always lives in the policy's namespace; it cannot widen it.
+        kept = frozenset(r for r in selector.requirements if r.key != NAMESPACE)
+        return Selector(kept).with_requirements([_ns(self.namespace)])
+
+    def _scope_peer(self, selector: Selector) -> Selector:
+        if selector.has_source(SOURCE_RESERVED):
+            return selector
+        extra: list[Requirement] = []
+        if not selector.has_key(NAMESPACE):
+            if self.namespace is None:
+                extra.append(requirement(f"{SOURCE_K8S}:{NAMESPACE}", "Exists"))
+            elif not (
+                # Namespace-label selectors cross namespaces in a CNP since 1.16.
+                self.ctx.version >= Version("1.16") and selector.has_key_prefix(NAMESPACE_LABELS)
+            ):
+                extra.append(_ns(self.namespace))
+        if self.ctx.default_local_cluster and not selector.has_key(CLUSTER):
+            extra.append(_local(self.ctx))
+        return selector.with_requirements(extra)
+
+
+def _ns(namespace: str) -> Requirement:
+    return requirement(f"{SOURCE_K8S}:{NAMESPACE}", "In", [namespace])
+
+
+def _local(ctx: ClusterContext) -> Requirement:
+    return requirement(f"{SOURCE_K8S}:{CLUSTER}", "In", [ctx.cluster_name])
+
+
+def parse_selector(raw: Any, path: Path, source: str | None = None) -> Selector:
+    """``{matchLabels, matchExpressions}``; ``source`` prefixes unprefixed keys (KNP: k8s)."""
+    if raw is None:
+        return Selector()
+    _expect_mapping(raw, path)
+    _only(raw, ("matchLabels", "matchExpressions"), path)
+    reqs: list[Requirement] = []
+    labels = raw.get("matchLabels") or {}
+    _expect_mapping(labels, (*path, "matchLabels"))
+    for key, value in labels.items():
+        if not isinstance(value, str | int | bool) or isinstance(value, bool):
+            raise InvalidPolicy("a label value must be a string", (*path, "matchLabels", key))
+        reqs.append(requirement(_prefixed(str(key), source), "In", [str(value)]))
+    expressions = raw.get("matchExpressions") or []
+    _expect_list(expressions, (*path, "matchExpressions"))
+    for i, expr in enumerate(expressions):
+        where = (*path, "matchExpressions", i)
+        _expect_mapping(expr, where)
+        _only(expr, ("key", "operator", "values"), where)
+        op = expr.get("operator")
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise InvalidPolicy(
+                f"operator must be In, NotIn, Exists or DoesNotExist, not {op!r}", where
+            )
+        values = expr.get("values") or []
+        _expect_list(values, (*where, "values"))
+        if op in ("In", "NotIn") and not values:
+            raise InvalidPolicy(f"operator {op} needs values", where)
+        if op in ("Exists", "DoesNotExist") and values:
+            raise InvalidPolicy(f"operator {op} takes no values", where)
+        if not isinstance(expr.get("key"), str):
+            raise InvalidPolicy("key is required", where)
+        reqs.append(requirement(_prefixed(expr["key"], source), op, [str(v) for v in values]))
+    return Selector(frozenset(reqs))
+
+
+def _prefixed(key: str, source: str | None) -> str:
+    return f"{source}:{key}" if source and ":" not in key else key
+
+
+def parse_cilium_ports(raw: Any, path: Path, deny: bool, ctx: ClusterContext) -> tuple[PortRule, ...]:
+    _expect_list(raw, path)
+    rules: list[PortRule] = []
+    for i, item in enumerate(raw):
+        where = (*path, i)
+        _expect_mapping(item, where)
+        _only(item, ("ports", "rules", "terminatingTLS", "originatingTLS", "serverNames",
+                     "listener"), where)  # fmt: skip
+        http = _parse_l7(item.get("rules"), (*where, "rules"), deny)
+        ports = item.get("ports")
+        if not ports:
+            rules.append(PortRule(None, http=http))
+            continue
+        _expect_list(ports, (*where, "ports"))
+        for j, port in enumerate(ports):
+            rules.append(_port_rule(port, (*where, "ports", j), http, ctx, cilium=True))
+    return tuple(rules)
+
+
+def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[HttpRule, ...] | None:
+    if raw is None:
+        return None
+    if deny:
+        raise InvalidPolicy("deny rules do not support L7 rules (security/policy/deny.rst)", path)
+    _expect_mapping(raw, path)
+    _only(raw, ("http", "dns", "kafka", "l7proto", "l7"), path)
+    if "http" not in raw:
+        unsupported = ", ".join(sorted(raw))
+        raise InvalidPolicy(f"L7 rules other than http are not modelled ({unsupported})", path)
+    _expect_list(raw["http"], (*path, "http"))
+    out = []
+    for i, rule in enumerate(raw["http"]):
+        where = (*path, "http", i)
+        _expect_mapping(rule, where)
+        _only(rule, ("method", "path", "host", "headers", "headerMatches"), where)
+        if "host" in rule or "headers" in rule or "headerMatches" in rule:
+            raise InvalidPolicy("HTTP host and header rules are not modelled", where)
+        out.append(HttpRule(rule.get("method"), rule.get("path")))
+    return tuple(out)
+
+
+def _port_rule(
+    raw: Any, path: Path, http: tuple[HttpRule, ...] | None, ctx: ClusterContext, *, cilium: bool
+) -> PortRule:
+    _expect_mapping(raw, path)
+    _only(raw, ("port", "endPort", "protocol"), path)
+    port = raw.get("port")
+    number: int | None
+    if port is None or str(port) == "0":
+        number = None
+    elif isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        number = int(port)
+        if not 1 <= number <= 65535:
+            raise InvalidPolicy(f"port {number} is out of range", (*path, "port"))
+    else:
+        raise InvalidPolicy(
+            f"named port {port!r}: the model resolves numeric ports only "
+            "(named ports across clusters are unreliable before 1.20, cilium#24779)",
+            (*path, "port"),
+        )
+    end = raw.get("endPort")
+    if end is not None:
+        if cilium and ctx.version < Version("1.16"):
+            raise InvalidPolicy("endPort in a Cilium policy needs Cilium 1.16", (*path, "endPort"))
+        if not isinstance(end, int) or number is None or end < number:
+            raise InvalidPolicy("endPort must be a number not below port", (*path, "endPort"))
+    proto = str(raw.get("protocol", "ANY" if cilium else "TCP")).upper()
+    if proto == "ANY":
+        protocols = ALL_PROTOCOLS
+    elif proto in ALL_PROTOCOLS:
+        protocols = frozenset({proto})  # type: ignore[arg-type]
+    else:
+        raise InvalidPolicy(f"protocol {proto!r} is not modelled (TCP, UDP, SCTP, ANY)",
+                            (*path, "protocol"))  # fmt: skip
+    return PortRule(number, end, protocols, http)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes NetworkPolicy
+
+
+def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterContext) -> Rule:
+    if not isinstance(namespace, str) or not namespace:
+        raise InvalidPolicy("a NetworkPolicy needs metadata.namespace", ("metadata",))
+    spec = doc.get("spec")
+    _expect_mapping(spec, ("spec",))
+    _only(spec, ("podSelector", "policyTypes", "ingress", "egress"), ("spec",))
+    if "podSelector" not in spec:
+        raise InvalidPolicy("spec.podSelector is required ({} selects every pod)", ("spec",))
+    subject = parse_selector(spec["podSelector"], ("spec", "podSelector"), SOURCE_K8S)
+    subject = subject.with_requirements([_ns(namespace)])
+    types = spec.get("policyTypes")
+    if types is None:
+        types = ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+    _expect_list(types, ("spec", "policyTypes"))
+    origin = f"KNP {namespace}/{name}"
+    entries: list[Entry] = []
+    directions: set[Direction] = set()
+    for kind, key, peer_key, direction in (
+        ("Ingress", "ingress", "from", "ingress"),
+        ("Egress", "egress", "to", "egress"),
+    ):
+        if kind not in types:
+            continue
+        directions.add(direction)  # type: ignore[arg-type]
+        items = spec.get(key) or []
+        _expect_list(items, ("spec", key))
+        for i, item in enumerate(items):
+            where: Path = ("spec", key, i)
+            _expect_mapping(item, where)
+            _only(item, (peer_key, "ports"), where)
+            peers = _knp_peers(item.get(peer_key), (*where, peer_key), namespace, ctx)
+            ports = _knp_ports(item.get("ports"), (*where, "ports"), ctx)
+            entries.append(Entry(direction, False, peers, ports, f"{origin} {key}[{i}]"))  # type: ignore[arg-type]
+    unknown = set(types) - {"Ingress", "Egress"}
+    if unknown:
+        raise InvalidPolicy(f"policyTypes: unknown {sorted(unknown)}", ("spec", "policyTypes"))
+    return Rule(origin, subject, tuple(entries), frozenset(directions))
+
+
+def _knp_peers(raw: Any, path: Path, namespace: str, ctx: ClusterContext) -> tuple[Peer, ...]:
+    if not raw:
+        # An empty or missing from/to matches all peers, in every cluster (cilium-semantics s3).
+        return (Peer("wildcard", text="any peer (empty from/to)"),)
+    _expect_list(raw, path)
+    peers = []
+    for i, item in enumerate(raw):
+        where = (*path, i)
+        _expect_mapping(item, where)
+        _only(item, ("podSelector", "namespaceSelector", "ipBlock"), where)
+        if "ipBlock" in item:
+            if len(item) > 1:
+                raise InvalidPolicy("ipBlock cannot be combined with selectors", where)
+            peers.append(Peer("cidr", text="ipBlock (never a pod)"))
+            continue
+        pods = parse_selector(item.get("podSelector"), (*where, "podSelector"), SOURCE_K8S)
+        extra: list[Requirement] = []
+        if "namespaceSelector" in item:
+            ns_sel = parse_selector(item["namespaceSelector"], (*where, "namespaceSelector"))
+            if not ns_sel.requirements:
+                extra.append(requirement(f"{SOURCE_K8S}:{NAMESPACE}", "Exists"))
+            extra += [
+                Requirement(SOURCE_K8S, NAMESPACE_LABELS + r.key, r.operator, r.values)
+                for r in ns_sel.requirements
+            ]
+        else:
+            extra.append(_ns(namespace))
+        if ctx.default_local_cluster:
+            extra.append(_local(ctx))
+        selector = pods.with_requirements(extra)
+        peers.append(Peer("endpoints", selector=selector, text=f"endpoints {selector}"))
+    return tuple(peers)
+
+
+def _knp_ports(raw: Any, path: Path, ctx: ClusterContext) -> tuple[PortRule, ...] | None:
+    if not raw:
+        return None
+    _expect_list(raw, path)
+    return tuple(
+        _port_rule(item, (*path, i), None, ctx, cilium=False) for i, item in enumerate(raw)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# shape helpers
+
+
+def _expect_mapping(value: Any, path: Path) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidPolicy(f"expected a mapping, got {_typename(value)}", path)
+
+
+def _expect_list(value: Any, path: Path) -> None:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise InvalidPolicy(f"expected a list, got {_typename(value)}", path)
+
+
+def _only(mapping: Mapping[str, Any], allowed: Sequence[str], path: Path) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise InvalidPolicy(
+                f"unknown field {key!r} (expected one of: {', '.join(allowed)})", (*path, key)
+            )
+
+
+def _typename(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def protocol_name(protocol: str) -> L4:
+    if protocol not in ALL_PROTOCOLS:
+        raise ValueError(protocol)
+    return protocol  # type: ignore[return-value]

@@ -1,0 +1,267 @@
+"""Running scenarios on a backend: binding clusters, reconciling steps, judging probes.
+
+Pytest-free, so the same code serves scenario items, hand-written tests and other front ends.
+Every step is a declarative state: before a case runs, the policies in force are made exactly
+the step's, so one item alone (``-k``, ``--lf``) gets the same verdict as the full run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .backend import Deployment, MeshBackend, PodTarget, PolicyDoc, Probe
+from .errors import BackendError, ScenarioError, UsageError
+from .facts import ClusterFacts
+from .scenario.materialize import build_deployment, render_policies, template_context
+from .scenario.model import Case, Scenario, Step
+from .scenario.templates import TemplateError
+from .simulated import SimulatedMesh
+from .verdicts import Outcome, ProbeResult, Verdict
+
+log = logging.getLogger(__name__)
+
+#: Logical cluster names of a scenario -> the backend's cluster names.
+Binder = Callable[[Sequence[str]], dict[str, str]]
+
+
+def identity_binder(clusters: Sequence[str]) -> dict[str, str]:
+    return {c: c for c in clusters}
+
+
+def context_binder(contexts: Sequence[str], named: Mapping[str, str]) -> Binder:
+    """``--kube-contexts``: by name where given (``cluster1=kind-a``), else in order."""
+
+    def bind(clusters: Sequence[str]) -> dict[str, str]:
+        if named:
+            missing = [c for c in clusters if c not in named]
+            if missing:
+                raise UsageError(
+                    f"--kube-contexts binds {', '.join(named)}; the scenario also needs "
+                    f"{', '.join(missing)}"
+                )
+            return {c: named[c] for c in clusters}
+        if len(clusters) > len(contexts):
+            raise UsageError(
+                f"the scenario names {len(clusters)} clusters ({', '.join(clusters)}) but "
+                f"--kube-contexts gives {len(contexts)}"
+            )
+        return dict(zip(clusters, contexts, strict=False))
+
+    return bind
+
+
+@dataclass
+class CaseReport:
+    """Everything known about one case after it ran."""
+
+    case: Case
+    result: ProbeResult
+    """Observed, served_by in logical cluster names."""
+    prediction: ProbeResult | None
+    """The model's answer (the oracle), when the backend is not the model itself."""
+    passed: bool
+    message: str
+    facts: Mapping[str, ClusterFacts] = field(default_factory=dict)
+
+
+class MeshSession:
+    """One backend for a whole test session, with an oracle beside real backends."""
+
+    def __init__(self, backend: MeshBackend, run_id: str, binder: Binder = identity_binder):
+        self.backend = backend
+        self.run_id = run_id
+        self.binder = binder
+        self._oracle: SimulatedMesh | None = None
+        self._runs: dict[str, ScenarioRun] = {}
+
+    @property
+    def oracle(self) -> SimulatedMesh:
+        """The model, fed the facts read from the backend, mirroring its deployments."""
+        if isinstance(self.backend, SimulatedMesh):
+            return self.backend
+        if self._oracle is None:
+            self._oracle = SimulatedMesh(self.backend.facts())
+        return self._oracle
+
+    def run_for(self, scenario: Scenario) -> ScenarioRun:
+        run = self._runs.get(str(scenario.path))
+        if run is None:
+            run = self._runs[str(scenario.path)] = ScenarioRun(self, scenario)
+        return run
+
+    def finish(self, scenario: Scenario) -> None:
+        """Tear down one scenario's deployment (its last item ran)."""
+        run = self._runs.pop(str(scenario.path), None)
+        if run is not None:
+            run.teardown()
+
+    def close(self) -> None:
+        errors = []
+        for run in list(self._runs.values()):
+            try:
+                run.teardown()
+            except BackendError as exc:
+                errors.append(str(exc))
+        self._runs.clear()
+        self.backend.close()
+        if errors:
+            raise BackendError("cleanup failed: " + "; ".join(errors))
+
+
+class ScenarioRun:
+    """One scenario deployed on the session's backend."""
+
+    def __init__(self, session: MeshSession, scenario: Scenario) -> None:
+        self.session = session
+        self.scenario = scenario
+        self.binding = session.binder(scenario.model.clusters)
+        self.logical = {real: logical for logical, real in self.binding.items()}
+        self.deployment = build_deployment(scenario, session.run_id, self.binding)
+        self._deployed = False
+        self._in_force: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def backend(self) -> MeshBackend:
+        return self.session.backend
+
+    def facts(self) -> dict[str, ClusterFacts]:
+        """Facts of this scenario's clusters, keyed by logical name."""
+        facts = self.backend.facts()
+        return {logical: facts[real] for logical, real in self.binding.items()}
+
+    def skip_reason(self, case: Case) -> str | None:
+        if case.when is None:
+            return None
+        unmet = case.when.unmet(self.facts())
+        return f"when: {case.when.text} does not hold ({'; '.join(unmet)})" if unmet else None
+
+    def prepare(self, step: Step) -> None:
+        """Deploy if needed, then make the step's policies exactly those in force."""
+        if not self._deployed:
+            self.backend.deploy(self.deployment)
+            if self.session.oracle is not self.backend:
+                self.session.oracle.deploy(self.deployment)
+            self._deployed = True
+        for logical, refs in step.policies.items():
+            if self._in_force.get(logical) == refs:
+                continue
+            docs = self.policies(logical, refs)
+            real = self.binding[logical]
+            self._in_force.pop(logical, None)  # unknown if the backend fails half-way
+            self.backend.set_policies(self.deployment, real, docs)
+            if self.session.oracle is not self.backend:
+                self.session.oracle.set_policies(self.deployment, real, docs)
+            self._in_force[logical] = refs
+            log.info("%s: %s now has %s", self.scenario.name, logical, ", ".join(refs) or "none")
+
+    def policies(self, logical: str, refs: Sequence[str]) -> list[PolicyDoc]:
+        ctx = template_context(self.deployment, self.backend.facts(), self.binding)
+        docs: list[PolicyDoc] = []
+        for ref in refs:
+            try:
+                docs += render_policies(self.scenario.policies[ref], self.deployment, ctx)
+            except (TemplateError, ValueError) as exc:
+                raise ScenarioError(f"policy {ref} for {logical}: {exc}") from exc
+        return docs
+
+    def bind_probe(self, probe: Probe) -> Probe:
+        target = probe.target
+        if isinstance(target, PodTarget):
+            target = PodTarget(self.binding[target.cluster], target.workload)
+        return dataclasses.replace(
+            probe, source_cluster=self.binding[probe.source_cluster], target=target
+        )
+
+    def to_logical(self, result: ProbeResult) -> ProbeResult:
+        served = frozenset(self.logical.get(c, c) for c in result.served_by)
+        return dataclasses.replace(result, served_by=served)
+
+    def check(self, case: Case) -> CaseReport:
+        """Reconcile to the case's step, probe, and judge against the expectation."""
+        self.prepare(case.step)
+        probe = self.bind_probe(case.probe)
+        (observed,) = self.backend.probe(self.deployment, [probe])
+        observed = self.to_logical(observed)
+        prediction = None
+        if self.session.oracle is not self.backend:
+            prediction = self.to_logical(self.session.oracle.predict(self.deployment, probe))
+        passed, problem = judge(case, observed)
+        message = "" if passed else describe_failure(case, observed, prediction, problem)
+        return CaseReport(case, observed, prediction, passed, message, self.facts())
+
+    def teardown(self) -> None:
+        if self._deployed:
+            self._deployed = False
+            self._in_force.clear()
+            if self.session.oracle is not self.backend:
+                self.session.oracle.teardown(self.deployment)
+            self.backend.teardown(self.deployment)
+
+
+def judge(case: Case, observed: ProbeResult) -> tuple[bool, str]:
+    """Whether ``observed`` satisfies the case, and if not, in one phrase why."""
+    if observed.outcome.is_error:
+        return False, f"the probe could not run ({observed.outcome.value}), which proves nothing"
+    if not case.verdict.accepts(observed.outcome):
+        return False, f"expected {case.verdict.value}, observed {observed.outcome.value}"
+    if case.served_by is not None and not (
+        observed.served_by and observed.served_by <= case.served_by
+    ):
+        got = ", ".join(sorted(observed.served_by)) or "nobody"
+        want = " or ".join(sorted(case.served_by))
+        return False, f"expected an answer from {want}, answered by {got}"
+    return True, ""
+
+
+def describe_failure(
+    case: Case, observed: ProbeResult, prediction: ProbeResult | None, problem: str
+) -> str:
+    probe = case.probe
+    lines = [
+        f"{probe} in step {case.step.name}: {problem}",
+        f"  expected: {case.verdict.value}"
+        + (f", served by {' or '.join(sorted(case.served_by))}" if case.served_by else ""),
+        f"  observed: {_result_text(observed)}",
+    ]
+    if observed.detail:
+        lines.append(f"  detail:   {observed.detail}")
+    model = prediction or observed
+    if prediction is not None:
+        lines.append(f"  model:    {_result_text(prediction)}")
+        if prediction.outcome is not observed.outcome:
+            lines.append("  the mesh and the model disagree: either Cilium or the model is wrong")
+    if model.explanation:
+        lines.append("  why the model decided so:")
+        lines += [f"    - {reason}" for reason in model.explanation]
+    if observed.command:
+        lines.append(f"  repeat:   {observed.command}")
+    return "\n".join(lines)
+
+
+def _result_text(result: ProbeResult) -> str:
+    text = result.outcome.value
+    if result.served_by:
+        text += f" (served by {', '.join(sorted(result.served_by))}"
+        text += f", pod {result.served_pod})" if result.served_pod else ")"
+    if result.attempts > 1:
+        text += f" after {result.attempts} attempts"
+    return text
+
+
+def expected_outcome_text(verdict: Verdict) -> str:
+    return verdict.value
+
+
+__all__ = [
+    "Binder",
+    "CaseReport",
+    "Deployment",
+    "MeshSession",
+    "Outcome",
+    "ScenarioRun",
+    "context_binder",
+    "identity_binder",
+]

@@ -1,0 +1,148 @@
+"""The scenario DSL, as pydantic models: one definition for the loader and the JSON Schema.
+
+These models check shape and types only. References between parts (a workload's namespace, an
+expectation's source, a policy file) are checked in :mod:`.load`, which knows the file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: Logical names of clusters, namespaces and workloads: DNS labels, as they end up in names.
+Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=40)]
+StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+L4Protocol = Literal["TCP", "UDP", "SCTP"]
+VerdictName = Literal["allow", "deny", "drop", "l7-deny", "refused"]
+ConditionValue = str | bool | int | float
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NamespaceModel(_Strict):
+    """A namespace of the scenario, created with a run-unique name in every cluster."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class PortModel(_Strict):
+    port: PortNumber
+    protocol: L4Protocol = "TCP"
+
+
+class ServiceModel(_Strict):
+    """A Service in front of a server workload, created in each of the workload's clusters."""
+
+    name: Name
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="e.g. service.cilium.io/global: 'true', service.cilium.io/affinity: local",
+    )
+
+
+class WorkloadModel(_Strict):
+    """Client pods probe; server pods answer with the name of their cluster and pod."""
+
+    role: Literal["client", "server"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    namespace: Name | None = Field(None, description="a key of `namespaces`; default: the first")
+    service_account: Name | None = None
+    clusters: list[Name] | None = Field(None, description="default: every cluster")
+    replicas: Annotated[int, Field(ge=0, le=50)] | dict[Name, Annotated[int, Field(ge=0, le=50)]] = (
+        Field(1, description="a count, or a count per cluster (missing clusters: 1)")
+    )
+    port: PortNumber | None = Field(None, description="shorthand for ports: [port]")
+    ports: list[PortNumber | PortModel] | None = None
+    service: ServiceModel | None = None
+    image: str | None = Field(None, description="overrides the backend's image for this role")
+
+    @model_validator(mode="after")
+    def _ports_fit_role(self) -> WorkloadModel:
+        if self.port is not None and self.ports is not None:
+            raise ValueError("give either port or ports, not both")
+        if self.role == "client" and (self.port or self.ports or self.service):
+            raise ValueError("a client workload has no ports or service; make it a server")
+        if self.role == "server" and self.port is None and not self.ports:
+            raise ValueError("a server workload needs port or ports")
+        return self
+
+    def port_list(self) -> list[PortModel]:
+        if self.port is not None:
+            return [PortModel(port=self.port)]
+        return [p if isinstance(p, PortModel) else PortModel(port=p) for p in self.ports or []]
+
+
+class PolicySourceModel(_Strict):
+    """A named policy: a file beside the scenario, or a document written inline."""
+
+    file: str | None = None
+    inline: dict[str, Any] | list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PolicySourceModel:
+        if (self.file is None) == (self.inline is None):
+            raise ValueError("give exactly one of file or inline")
+        return self
+
+
+class HttpModel(_Strict):
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/"
+
+
+class ExpectationModel(_Strict):
+    """An expected verdict from clients to servers; ``*`` in either half widens it."""
+
+    source: str = Field(alias="from", description="cluster/workload; `*` for any cluster or workload")
+    to: str = Field(description="cluster/workload (its pods) or service/<name> (from the source's cluster)")
+    port: PortNumber | None = Field(None, description="default: the server's first port")
+    protocol: L4Protocol | None = None
+    http: HttpModel | None = None
+    verdict: VerdictName
+    served_by: Name | list[Name] | None = Field(
+        None, description="the cluster(s) whose backend must answer (allow, service targets)"
+    )
+    when: dict[str, ConditionValue] | None = Field(
+        None, description="facts the mesh must have for this to apply: cilium: '>=1.19', options"
+    )
+    xfail: str | None = Field(None, description="a known gap: expected to fail, strictly")
+
+
+class StepModel(_Strict):
+    """A declarative state (which policies are in force where) and what must hold in it."""
+
+    name: StepName
+    description: str | None = None
+    policies: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="cluster (or `*` for all) -> policy files or names of `policies`",
+    )
+    expect: list[ExpectationModel] = Field(min_length=1)
+
+
+class ScenarioModel(_Strict):
+    """A scenario file (``*.scenario.yaml``)."""
+
+    name: Name | None = Field(None, description="default: the file name")
+    description: str | None = None
+    clusters: list[Name] = Field(min_length=1)
+    namespaces: dict[Name, NamespaceModel] = Field(
+        default_factory=lambda: {"default": NamespaceModel()},
+        description="the scenario's namespaces; each gets a run-unique name",
+    )
+    workloads: dict[Name, WorkloadModel] = Field(min_length=1)
+    policies: dict[Name, PolicySourceModel] = Field(default_factory=dict)
+    steps: list[StepModel] = Field(min_length=1)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files, for editors (published as scenario.schema.json)."""
+    schema = ScenarioModel.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://pytest-clustermesh.invalid/scenario.schema.json"
+    return schema

@@ -1,0 +1,393 @@
+"""Load a scenario file: shape (pydantic), references, policies, then expansion into cases.
+
+Every problem becomes a :class:`~pytest_clustermesh.errors.ScenarioError` naming the file and the
+line, raised at collection so nothing runs against a mesh from a half-understood scenario.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+from pydantic import ValidationError
+
+from ..backend import HttpRequest, PodTarget, Probe, ServiceTarget, Target
+from ..errors import Location, ScenarioError
+from ..facts import KNOWN_OPTIONS, Condition
+from ..policy import ClusterContext, InvalidPolicy, parse_document
+from ..verdicts import Verdict
+from ..yamlmarks import MarkedDict, line_of, load_all, load_one
+from . import dsl
+from .materialize import build_deployment, render_policy, template_context
+from .model import Case, PolicySource, Scenario, Step
+from .templates import TemplateError
+
+ALL = "*"
+_ALL_FIELDS = sorted(
+    {
+        alias or name
+        for model in (dsl.ScenarioModel, dsl.WorkloadModel, dsl.StepModel, dsl.ExpectationModel,
+                      dsl.ServiceModel, dsl.PolicySourceModel, dsl.HttpModel, dsl.PortModel)
+        for name, info in model.model_fields.items()
+        for alias in [info.alias]
+    }
+)  # fmt: skip
+
+
+def load_scenario(path: Path) -> Scenario:
+    data = load_one(path)
+    return _Loader(path, data).scenario()
+
+
+class _Loader:
+    def __init__(self, path: Path, data: Any) -> None:
+        self.path = path
+        self.data = data
+
+    def error(self, message: str, *where: Any) -> ScenarioError:
+        return ScenarioError(message, Location(self.path, line_of(self.data, where)))
+
+    # -- shape -------------------------------------------------------------------------------
+
+    def validate(self) -> dsl.ScenarioModel:
+        if not isinstance(self.data, dict):
+            raise self.error("a scenario is a mapping with clusters, workloads and steps")
+        try:
+            return dsl.ScenarioModel.model_validate(self.data)
+        except ValidationError as exc:
+            problems = sorted(
+                (line_of(self.data, err["loc"]) or 0, self._describe(err))
+                for err in exc.errors()
+            )
+            first_line = problems[0][0] or None
+            lines = [f"line {line}: {text}" if line else text for line, text in problems]
+            message = lines[0].split(": ", 1)[1] if len(lines) == 1 and first_line else None
+            raise ScenarioError(
+                message or "invalid scenario:\n  " + "\n  ".join(lines),
+                Location(self.path, first_line),
+            ) from None
+
+    @staticmethod
+    def _describe(err: Mapping[str, Any]) -> str:
+        loc = [str(part) for part in err["loc"] if not str(part).startswith(("function-", "lax-"))]
+        where = ".".join(loc) or "scenario"
+        if err["type"] == "extra_forbidden":
+            key = loc[-1] if loc else "?"
+            hint = difflib.get_close_matches(key, _ALL_FIELDS, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            return f"unknown key {key!r} at {'.'.join(loc[:-1]) or 'top level'}{suggestion}"
+        if err["type"] == "missing":
+            return f"{where}: required key missing"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}"
+
+    # -- the whole ---------------------------------------------------------------------------
+
+    def scenario(self) -> Scenario:
+        model = self.validate()
+        name = model.name or self.path.name.split(".")[0]
+        self.check_references(model)
+        steps = tuple(self.step(model, index, step) for index, step in enumerate(model.steps))
+        partial = Scenario(self.path, name, model, steps, ())
+        policies = self.policies(model, steps, partial)
+        cases = tuple(
+            case
+            for index, step in enumerate(model.steps)
+            for case in self.cases(model, steps[index], step, index)
+        )
+        self.check_unique(cases)
+        return Scenario(self.path, name, model, steps, cases, policies)
+
+    def check_references(self, model: dsl.ScenarioModel) -> None:
+        for cluster_list, where in [(model.clusters, ("clusters",))]:
+            duplicates = {c for c in cluster_list if cluster_list.count(c) > 1}
+            if duplicates:
+                raise self.error(f"cluster {sorted(duplicates)[0]!r} is listed twice", *where)
+        services: dict[str, str] = {}
+        for name, workload in model.workloads.items():
+            where = ("workloads", name)
+            if workload.namespace and workload.namespace not in model.namespaces:
+                raise self.error(
+                    f"workload {name}: namespace {workload.namespace!r} is not defined "
+                    f"(namespaces: {', '.join(model.namespaces)})",
+                    *where, "namespace",
+                )  # fmt: skip
+            for cluster in workload.clusters or ():
+                self.known_cluster(model, cluster, *where, "clusters")
+            if isinstance(workload.replicas, dict):
+                for cluster in workload.replicas:
+                    self.known_cluster(model, cluster, *where, "replicas", cluster)
+            if workload.service:
+                other = services.setdefault(workload.service.name, name)
+                if other != name:
+                    raise self.error(
+                        f"Service {workload.service.name!r} is defined by {other} and {name}",
+                        *where, "service",
+                    )  # fmt: skip
+
+    def known_cluster(self, model: dsl.ScenarioModel, cluster: str, *where: Any) -> None:
+        if cluster not in model.clusters:
+            raise self.error(
+                f"cluster {cluster!r} is not defined (clusters: {', '.join(model.clusters)})",
+                *where,
+            )
+
+    def step(self, model: dsl.ScenarioModel, index: int, step: dsl.StepModel) -> Step:
+        where = ("steps", index)
+        names = [s.name for s in model.steps]
+        if names.count(step.name) > 1:
+            raise self.error(f"step name {step.name!r} is used twice", *where, "name")
+        policies: dict[str, list[str]] = {c: [] for c in model.clusters}
+        for cluster, refs in step.policies.items():
+            targets = model.clusters if cluster == ALL else [cluster]
+            if cluster != ALL:
+                self.known_cluster(model, cluster, *where, "policies", cluster)
+            for target in targets:
+                policies[target] += [ref for ref in refs if ref not in policies[target]]
+        return Step(
+            index, step.name, {c: tuple(refs) for c, refs in policies.items()},
+            line_of(self.data, where),
+        )  # fmt: skip
+
+    # -- policies ----------------------------------------------------------------------------
+
+    def policies(
+        self, model: dsl.ScenarioModel, steps: Sequence[Step], scenario: Scenario
+    ) -> dict[str, PolicySource]:
+        sources: dict[str, PolicySource] = {}
+        for step in steps:
+            for cluster, refs in step.policies.items():
+                for ref in refs:
+                    if ref not in sources:
+                        where = self.ref_location(model, step, cluster, ref)
+                        sources[ref] = self.policy_source(model, ref, where)
+        for name in model.policies:
+            if name not in sources:
+                sources[name] = self.policy_source(model, name, ("policies", name))
+        deployment = build_deployment(scenario, "collect")
+        ctx = template_context(deployment, None)
+        check = ClusterContext("cluster", Version("1.20"), default_local_cluster=True)
+        for source in sources.values():
+            for doc, location in zip(source.documents, source.locations, strict=True):
+                self.check_policy(doc, location, deployment, ctx, check)
+        return sources
+
+    def ref_location(
+        self, model: dsl.ScenarioModel, step: Step, cluster: str, ref: str
+    ) -> tuple[Any, ...]:
+        raw = model.steps[step.index].policies
+        key = cluster if cluster in raw and ref in raw[cluster] else ALL
+        refs = raw.get(key, [])
+        return ("steps", step.index, "policies", key, refs.index(ref) if ref in refs else 0)
+
+    def policy_source(self, model: dsl.ScenarioModel, ref: str, where: Sequence[Any]) -> PolicySource:
+        named = model.policies.get(ref)
+        if named is not None and named.inline is not None:
+            raw = self.data["policies"][ref]["inline"]
+            docs = raw if isinstance(raw, list) else [raw]
+            line = line_of(self.data, ("policies", ref, "inline"))
+            locations = tuple(
+                Location(self.path, getattr(doc, "line", None) or line) for doc in docs
+            )
+            return PolicySource(ref, tuple(docs), locations)
+        file = named.file if named is not None and named.file else ref
+        path = (self.path.parent / file).resolve()
+        if not path.is_file():
+            known = ", ".join(model.policies) or "none"
+            raise self.error(
+                f"policy {ref!r} is neither a file next to the scenario ({path} not found) "
+                f"nor a name under policies ({known})",
+                *where,
+            )
+        docs = load_all(path)
+        if not docs:
+            raise ScenarioError("the policy file holds no document", Location(path))
+        return PolicySource(
+            ref, tuple(docs), tuple(Location(path, getattr(doc, "line", None)) for doc in docs)
+        )
+
+    def check_policy(
+        self,
+        doc: Any,
+        location: Location,
+        deployment: Any,
+        ctx: Any,
+        check: ClusterContext,
+    ) -> None:
+        def fail(message: str, path: Sequence[Any] = ()) -> ScenarioError:
+            line = line_of(doc, path) if isinstance(doc, MarkedDict) else None
+            return ScenarioError(message, Location(location.path, line or location.line))
+
+        if not isinstance(doc, dict):
+            raise fail("a policy document must be a mapping")
+        try:
+            rendered = render_policy(doc, location, deployment, ctx)
+        except TemplateError as exc:
+            raise fail(str(exc), self.template_path(doc, exc)) from None
+        except ValueError as exc:
+            raise fail(str(exc), ("metadata",)) from None
+        try:
+            parse_document(rendered.body, check)
+        except InvalidPolicy as exc:
+            raise fail(f"{_dotted(exc.path) + ': ' if exc.path else ''}{exc.message}",
+                       exc.path) from None  # fmt: skip
+
+    @staticmethod
+    def template_path(doc: Any, exc: TemplateError) -> tuple[Any, ...]:
+        from ..yamlmarks import walk_strings
+
+        for path, text in walk_strings(doc):
+            if "{{" in text and str(exc).split(":")[0] in text.replace("  ", " "):
+                return path
+        return ()
+
+    # -- expectations ------------------------------------------------------------------------
+
+    def cases(
+        self, model: dsl.ScenarioModel, step: Step, raw: dsl.StepModel, index: int
+    ) -> Iterator[Case]:
+        for number, expect in enumerate(raw.expect):
+            where = ("steps", index, "expect", number)
+            line = line_of(self.data, where)
+            when = self.condition(expect, where)
+            verdict = Verdict(expect.verdict)
+            served = self.served_by(model, expect, verdict, where)
+            sources = self.sources(model, expect.source, where)
+            for target, owner in self.targets(model, expect.to, where):
+                if served is not None and not isinstance(target, ServiceTarget):
+                    raise self.error("served_by applies to service/<name> targets", *where)
+                port, protocol = self.port(model, owner, expect, where)
+                for cluster, source in sources:
+                    probe = Probe(
+                        cluster, source, target, port, protocol,
+                        HttpRequest(expect.http.method, expect.http.path) if expect.http else None,
+                        verdict,
+                    )  # fmt: skip
+                    yield Case(step, probe, verdict, served, when, expect.xfail, line)
+
+    def condition(self, expect: dsl.ExpectationModel, where: tuple[Any, ...]) -> Condition | None:
+        if expect.when is None:
+            return None
+        for key in expect.when:
+            if key != "cilium" and key not in KNOWN_OPTIONS:
+                raise self.error(
+                    f"when: unknown fact {key!r} (known: cilium, {', '.join(KNOWN_OPTIONS)})",
+                    *where, "when", key,
+                )  # fmt: skip
+        try:
+            return Condition.parse(expect.when)
+        except ValueError as exc:
+            raise self.error(f"when: {exc}", *where, "when") from None
+
+    def served_by(
+        self, model: dsl.ScenarioModel, expect: dsl.ExpectationModel, verdict: Verdict,
+        where: tuple[Any, ...],
+    ) -> frozenset[str] | None:  # fmt: skip
+        if expect.served_by is None:
+            return None
+        if verdict is not Verdict.ALLOW:
+            raise self.error("served_by needs verdict: allow", *where, "served_by")
+        clusters = [expect.served_by] if isinstance(expect.served_by, str) else expect.served_by
+        for cluster in clusters:
+            self.known_cluster(model, cluster, *where, "served_by")
+        return frozenset(clusters)
+
+    def sources(
+        self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]
+    ) -> list[tuple[str, str]]:
+        cluster, workload = self.split(model, text, (*where, "from"))
+        found = []
+        for name, spec in model.workloads.items():
+            if workload not in (ALL, name):
+                continue
+            if spec.role != "client" and workload != ALL:
+                raise self.error(
+                    f"from: {name} is a server; probes start from client workloads",
+                    *where, "from",
+                )  # fmt: skip
+            if spec.role != "client":
+                continue
+            for c in spec.clusters or model.clusters:
+                if cluster in (ALL, c):
+                    found.append((c, name))
+        if not found:
+            raise self.error(f"from: {text!r} matches no client workload", *where, "from")
+        return found
+
+    def targets(
+        self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]
+    ) -> list[tuple[Target, str]]:
+        if text.startswith("service/"):
+            service = text.removeprefix("service/")
+            for name, spec in model.workloads.items():
+                if spec.service and spec.service.name == service:
+                    return [(ServiceTarget(service), name)]
+            known = [s.service.name for s in model.workloads.values() if s.service]
+            raise self.error(
+                f"to: no workload has a Service {service!r} (Services: {', '.join(known) or 'none'})",
+                *where, "to",
+            )  # fmt: skip
+        cluster, workload = self.split(model, text, (*where, "to"))
+        found: list[tuple[Target, str]] = []
+        for name, spec in model.workloads.items():
+            if workload not in (ALL, name):
+                continue
+            if spec.role != "server":
+                if workload == ALL:
+                    continue
+                raise self.error(f"to: {name} is a client; targets are servers", *where, "to")
+            for c in spec.clusters or model.clusters:
+                if cluster in (ALL, c):
+                    found.append((PodTarget(c, name), name))
+        if not found:
+            raise self.error(f"to: {text!r} matches no server workload", *where, "to")
+        return found
+
+    def split(self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]) -> tuple[str, str]:
+        cluster, sep, workload = text.partition("/")
+        if not sep or not cluster or not workload:
+            raise self.error(
+                f"{text!r} is not cluster/workload (or service/<name>; `*` for any)", *where
+            )
+        if cluster != ALL:
+            self.known_cluster(model, cluster, *where)
+        if workload != ALL and workload not in model.workloads:
+            raise self.error(
+                f"workload {workload!r} is not defined (workloads: {', '.join(model.workloads)})",
+                *where,
+            )
+        if cluster != ALL and workload != ALL:
+            spec = model.workloads[workload]
+            if cluster not in (spec.clusters or model.clusters):
+                raise self.error(f"workload {workload!r} does not run in {cluster}", *where)
+        return cluster, workload
+
+    def port(
+        self, model: dsl.ScenarioModel, owner: str, expect: dsl.ExpectationModel,
+        where: tuple[Any, ...],
+    ) -> tuple[int, Any]:  # fmt: skip
+        ports = model.workloads[owner].port_list()
+        port = expect.port if expect.port is not None else ports[0].port
+        declared = next((p.protocol for p in ports if p.port == port), "TCP")
+        protocol = expect.protocol or declared
+        if expect.http is not None and protocol != "TCP":
+            raise self.error("http applies to TCP probes", *where, "http")
+        return port, protocol
+
+    def check_unique(self, cases: Sequence[Case]) -> None:
+        seen: dict[str, Case] = {}
+        for case in cases:
+            other = seen.setdefault(case.name, case)
+            if other is not case:
+                raise ScenarioError(
+                    f"two expectations for {case.name} (the other at line {other.line}); "
+                    "merge them or tell them apart with different when: conditions",
+                    Location(self.path, case.line),
+                )
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")

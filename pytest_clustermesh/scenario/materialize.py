@@ -1,0 +1,160 @@
+"""From a scenario to the concrete things a backend is handed: names, workloads, policies.
+
+Names are run-unique (two CI jobs may share a mesh) and the same in every cluster (global
+Services match by name and namespace). The deployment key doubles as the label value that marks
+what this run created, so cleanup never touches anything else.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..backend import Deployment, NamespaceSpec, PolicyDoc, PortSpec, ServiceSpec, WorkloadSpec
+from ..errors import Location
+from ..facts import ClusterFacts
+from ..policy.parse import CCNP
+from .model import PolicySource, Scenario
+from .templates import TemplateContext, render
+
+MAX_NAME = 63
+
+
+def dns_name(*parts: str, limit: int = MAX_NAME) -> str:
+    """Join parts into a DNS label, shortened with a hash suffix when too long."""
+    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def deployment_key(run_id: str, scenario: str) -> str:
+    # Leaves room for "-<namespace key>" within a namespace name.
+    return dns_name("cm", run_id, scenario, limit=40)
+
+
+def build_deployment(
+    scenario: Scenario, run_id: str, binding: Mapping[str, str] | None = None
+) -> Deployment:
+    """The scenario's deployment, its clusters renamed through ``binding`` (logical ->
+    backend cluster name; identity when ``None``)."""
+    model = scenario.model
+    bind = binding or {c: c for c in model.clusters}
+    key = deployment_key(run_id, scenario.name)
+    namespaces = tuple(
+        NamespaceSpec(ns_key, dns_name(key, ns_key), dict(ns.labels))
+        for ns_key, ns in model.namespaces.items()
+    )
+    by_key = {ns.key: ns.name for ns in namespaces}
+    default_ns = namespaces[0].name
+    workloads = []
+    for name, spec in model.workloads.items():
+        replicas = spec.replicas if isinstance(spec.replicas, int) else 1
+        per_cluster = spec.replicas if isinstance(spec.replicas, dict) else {}
+        workloads.append(
+            WorkloadSpec(
+                name=name,
+                role=spec.role,
+                namespace=by_key[spec.namespace] if spec.namespace else default_ns,
+                labels=dict(spec.labels),
+                clusters=tuple(bind[c] for c in spec.clusters or model.clusters),
+                replicas=replicas,
+                replicas_in={bind[c]: n for c, n in per_cluster.items()},
+                service_account=spec.service_account,
+                ports=tuple(PortSpec(p.port, p.protocol) for p in spec.port_list()),
+                service=(
+                    ServiceSpec(spec.service.name, dict(spec.service.annotations))
+                    if spec.service
+                    else None
+                ),
+                image=spec.image,
+            )
+        )
+    return Deployment(key, tuple(bind[c] for c in model.clusters), namespaces, tuple(workloads))
+
+
+def template_context(
+    deployment: Deployment,
+    facts: Mapping[str, ClusterFacts] | None,
+    binding: Mapping[str, str] | None = None,
+) -> TemplateContext:
+    """Templates see logical cluster names; ``facts`` (keyed by backend cluster) give the
+    Cilium names. Without facts (at collection) a cluster's name is its logical name."""
+    names = {ns.key: ns.name for ns in deployment.namespaces}
+    bind = binding or {c: c for c in deployment.clusters}
+    if facts is None:
+        clusters = dict(zip(bind, bind, strict=True))
+    else:
+        clusters = {logical: facts[real].cluster_name for logical, real in bind.items()}
+    return TemplateContext(names, clusters)
+
+
+def render_policy(
+    raw: Mapping[str, Any],
+    location: Location | None,
+    deployment: Deployment,
+    ctx: TemplateContext,
+) -> PolicyDoc:
+    """A rendered copy of one document: templates filled in, namespace and name settled.
+
+    ``metadata.namespace`` may be omitted (the scenario's first namespace), a key of the
+    scenario's namespaces, or a template. A cluster-wide policy's name gets the deployment key,
+    since cluster-scoped names are shared by every run on the mesh.
+
+    Raises ``TemplateError`` or ``ValueError`` for the caller to locate.
+    """
+    body: dict[str, Any] = render(copy.deepcopy(dict(raw)), ctx)
+    kind = str(body.get("kind", ""))
+    meta = body.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise ValueError("metadata must be a mapping")
+    name = str(meta.get("name", ""))
+    namespace: str | None
+    if kind == CCNP:
+        if "namespace" in meta:
+            raise ValueError("a CiliumClusterwideNetworkPolicy has no metadata.namespace")
+        name = dns_name(name, deployment.key, limit=253)
+        namespace = None
+    else:
+        namespace = _namespace_of(meta.get("namespace"), deployment, ctx)
+        meta["namespace"] = namespace
+    meta["name"] = name
+    labels = meta.setdefault("labels", {})
+    if isinstance(labels, dict):
+        labels.update(ownership_labels(deployment))
+    return PolicyDoc(kind, name, namespace, body, location)
+
+
+def _namespace_of(value: Any, deployment: Deployment, ctx: TemplateContext) -> str:
+    real = {ns.name for ns in deployment.namespaces}
+    if value is None:
+        return next(iter(ctx.namespaces.values()))
+    if value in ctx.namespaces:
+        return ctx.namespaces[value]
+    if value in real:
+        return str(value)
+    raise ValueError(
+        f"metadata.namespace {value!r} is not a namespace of the scenario "
+        f"({', '.join(ctx.namespaces)}); omit it or use one of those keys"
+    )
+
+
+OWNER_LABEL = "clustermesh.pytest.io/run"
+"""The label on everything a run creates; its value is the deployment key."""
+
+
+def ownership_labels(deployment: Deployment) -> dict[str, str]:
+    return {OWNER_LABEL: deployment.key}
+
+
+def render_policies(
+    source: PolicySource, deployment: Deployment, ctx: TemplateContext
+) -> list[PolicyDoc]:
+    return [
+        render_policy(doc, location, deployment, ctx)
+        for doc, location in zip(source.documents, source.locations, strict=True)
+    ]

@@ -1,0 +1,223 @@
+"""The simulated mesh: the policy model behind the backend interface.
+
+It is the default a new user runs first, a dry run for policies, and the oracle that says what a
+real mesh should do. No pytest, no Kubernetes client: state lives in dicts and every verdict is
+computed by :mod:`pytest_clustermesh.policy` with the reasons that decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .backend import Deployment, PodTarget, PolicyDoc, Probe, ServiceTarget, WorkloadSpec
+from .errors import BackendError, PolicyError
+from .facts import ClusterFacts, parse_version, resolve_options
+from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
+from .policy.labels import Identity, pod_identity
+from .policy.services import ServiceView, reachable_clusters
+from .verdicts import Outcome, ProbeResult
+
+
+def simulated_facts(
+    clusters: Sequence[str], version: str, options: Mapping[str, str] | None = None
+) -> dict[str, ClusterFacts]:
+    """Facts for a simulated mesh: every cluster on ``version`` with ``options``; Cilium
+    cluster names equal the logical names and ids count from 1."""
+    parsed = parse_version(version)
+    return {
+        name: ClusterFacts(name, name, index, parsed, resolve_options(parsed, options or {}))
+        for index, name in enumerate(clusters, start=1)
+    }
+
+
+@dataclass(frozen=True)
+class _Pod:
+    name: str
+    cluster: str
+    workload: WorkloadSpec
+    identity: Identity
+
+
+class SimulatedMesh:
+    """An in-process mesh implementing :class:`~pytest_clustermesh.backend.MeshBackend`."""
+
+    name = "simulated"
+
+    def __init__(self, facts: Mapping[str, ClusterFacts]) -> None:
+        # Kept as given: a mapping that creates clusters on first use stays lazy.
+        self._facts = facts if isinstance(facts, dict) else dict(facts)
+        self._deployments: dict[str, Deployment] = {}
+        self._policies: dict[tuple[str, str], tuple[PolicyDoc, ...]] = {}
+        self._cluster_policy: dict[str, ClusterPolicy] = {}
+
+    # -- MeshBackend ---------------------------------------------------------------------------
+
+    def facts(self) -> Mapping[str, ClusterFacts]:
+        return self._facts
+
+    def deploy(self, deployment: Deployment) -> None:
+        for cluster in deployment.clusters:
+            self._cluster(cluster)
+        self._deployments[deployment.key] = deployment
+
+    def set_policies(
+        self, deployment: Deployment, cluster: str, policies: Sequence[PolicyDoc]
+    ) -> None:
+        facts = self._cluster(cluster)
+        for doc in policies:
+            self._parse(doc, facts)  # reject before anything changes, as an API server would
+        self._policies[(deployment.key, cluster)] = tuple(policies)
+        self._cluster_policy.pop(cluster, None)
+
+    def probe(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
+        return [self.predict(deployment, probe) for probe in probes]
+
+    def teardown(self, deployment: Deployment) -> None:
+        self._deployments.pop(deployment.key, None)
+        for key in [k for k in self._policies if k[0] == deployment.key]:
+            del self._policies[key]
+            self._cluster_policy.pop(key[1], None)
+
+    def close(self) -> None:
+        self._deployments.clear()
+        self._policies.clear()
+        self._cluster_policy.clear()
+
+    # -- the model -------------------------------------------------------------------------------
+
+    def predict(self, deployment: Deployment, probe: Probe) -> ProbeResult:
+        """What Cilium would do with ``probe``, with the reasons."""
+        source = self._first_pod(deployment, probe.source_cluster, probe.source)
+        if source is None:
+            return _error(f"no pod of {probe.source} runs in {probe.source_cluster}")
+        if isinstance(probe.target, PodTarget):
+            target = self._first_pod(deployment, probe.target.cluster, probe.target.workload)
+            if target is None:
+                return _error(f"no pod of {probe.target} runs (replicas 0 or not deployed there)")
+            return self._to_pod(source, target, probe, ())
+        return self._to_service(deployment, source, probe.target, probe)
+
+    def _to_service(
+        self, deployment: Deployment, source: _Pod, target: ServiceTarget, probe: Probe
+    ) -> ProbeResult:
+        try:
+            owner = deployment.service_owner(target.name)
+        except KeyError:
+            return _error(f"the deployment has no Service {target.name}")
+        if source.cluster not in owner.clusters or owner.service is None:
+            return ProbeResult(
+                Outcome.DNS_FAILURE,
+                detail=f"Service {target.name} does not exist in {source.cluster}",
+            )
+        views = {
+            cluster: ServiceView(cluster, owner.service.annotations, owner.replicas_at(cluster))
+            for cluster in owner.clusters
+        }
+        local = views.pop(source.cluster)
+        clusters, why = reachable_clusters(local, list(views.values()))
+        notes = tuple(f"service {target.name}: {reason}" for reason in why)
+        if not clusters:
+            # Cilium's socket LB answers a Service without backends with ECONNREFUSED.
+            return ProbeResult(Outcome.REFUSED, detail="no backends", explanation=notes)
+        results = []
+        for cluster in clusters:
+            pod = self._first_pod(deployment, cluster, owner.name)
+            assert pod is not None  # a cluster with healthy backends has pods
+            results.append(self._to_pod(source, pod, probe, notes))
+        outcomes = {result.outcome for result in results}
+        if len(outcomes) > 1:
+            split = ", ".join(f"{r.served_pod}: {r.outcome.value}" for r in results)
+            return ProbeResult(
+                Outcome.PROBE_ERROR,
+                detail=f"the verdict depends on which backend the load balancer picks ({split})",
+                explanation=tuple(line for r in results for line in r.explanation),
+            )
+        served = frozenset(c for r in results for c in r.served_by)
+        first = results[0]
+        return ProbeResult(
+            first.outcome,
+            served_by=served,
+            served_pod=first.served_pod,
+            detail=first.detail,
+            explanation=tuple(dict.fromkeys(line for r in results for line in r.explanation)),
+        )
+
+    def _to_pod(
+        self, source: _Pod, target: _Pod, probe: Probe, notes: tuple[str, ...]
+    ) -> ProbeResult:
+        http = probe.http
+        flow = Flow(probe.port, probe.protocol, http.method if http else "GET",
+                    http.path if http else "/")  # fmt: skip
+        decision = decide_flow(
+            self._policy_of(source.cluster), source.identity,
+            self._policy_of(target.cluster), target.identity, flow,
+        )  # fmt: skip
+        reasons = (*notes, *decision.reasons)
+        outcome = decision.outcome
+        listening = any(
+            p.port == probe.port and p.protocol == probe.protocol for p in target.workload.ports
+        )
+        if outcome is Outcome.ALLOWED and not listening:
+            outcome = Outcome.REFUSED
+            reasons = (*reasons, f"{target.name} does not listen on {probe.port}/{probe.protocol}")
+        served = frozenset({target.cluster}) if outcome is Outcome.ALLOWED else frozenset()
+        return ProbeResult(
+            outcome,
+            served_by=served,
+            served_pod=target.name if outcome is Outcome.ALLOWED else None,
+            detail=f"{source.name} -> {target.name}: {outcome.value}",
+            explanation=reasons,
+        )
+
+    def _first_pod(self, deployment: Deployment, cluster: str, workload: str) -> _Pod | None:
+        try:
+            spec = deployment.workload(workload)
+        except KeyError:
+            return None
+        if spec.replicas_at(cluster) < 1:
+            return None
+        namespace = next(ns for ns in deployment.namespaces if ns.name == spec.namespace)
+        identity = pod_identity(
+            spec.labels, spec.namespace, namespace.labels, spec.service_account,
+            self._cluster(cluster).cluster_name,
+        )  # fmt: skip
+        return _Pod(f"{workload}-{cluster}-0", cluster, spec, identity)
+
+    def _policy_of(self, cluster: str) -> ClusterPolicy:
+        cached = self._cluster_policy.get(cluster)
+        if cached is None:
+            facts = self._cluster(cluster)
+            rules = tuple(
+                rule
+                for (_, where), docs in sorted(self._policies.items())
+                if where == cluster
+                for doc in docs
+                for rule in self._parse(doc, facts)
+            )
+            cached = ClusterPolicy(facts.cluster_name, rules, facts.enforcement_mode,
+                                   facts.audit_mode)  # fmt: skip
+            self._cluster_policy[cluster] = cached
+        return cached
+
+    def _parse(self, doc: PolicyDoc, facts: ClusterFacts) -> list:  # type: ignore[type-arg]
+        ctx = ClusterContext(facts.cluster_name, facts.cilium_version, facts.default_local_cluster)
+        try:
+            return parse_document(doc.body, ctx)
+        except InvalidPolicy as exc:
+            where = ".".join(map(str, exc.path))
+            raise PolicyError(
+                f"{facts.logical} rejects {doc.ref}: {where + ': ' if where else ''}{exc.message}"
+            ) from exc
+
+    def _cluster(self, cluster: str) -> ClusterFacts:
+        try:
+            return self._facts[cluster]
+        except KeyError:
+            raise BackendError(
+                f"the mesh has no cluster {cluster!r} (it has {', '.join(self._facts)})"
+            ) from None
+
+
+def _error(detail: str) -> ProbeResult:
+    return ProbeResult(Outcome.PROBE_ERROR, detail=detail)
