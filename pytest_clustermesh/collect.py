@@ -17,7 +17,7 @@ import pytest
 from .errors import ClusterMeshError, ScenarioError
 from .options import DEFAULT_SCENARIO_FILES
 from .runner import MeshSession
-from .scenario import Case, Scenario, load_scenario
+from .scenario import Case, Scenario, Step, load_scenario
 
 
 class CaseFailed(AssertionError):
@@ -32,17 +32,35 @@ def is_scenario_file(config: pytest.Config, path: Path) -> bool:
 class ScenarioFile(pytest.File):
     """A ``*.scenario.yaml`` file; collecting it validates all of it."""
 
-    def collect(self) -> Iterator[pytest.Item]:
+    def collect(self) -> Iterator[StepNode]:
         scenario = load_scenario(self.path)
-        for case in scenario.cases:
-            yield ScenarioItem.from_parent(
-                self, name=case.name, callobj=_run_case, scenario=scenario, case=case
-            )
+        for step in scenario.steps:
+            yield StepNode.from_parent(self, name=step.name, scenario=scenario, step=step)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+class StepNode(pytest.Collector):
+    """A step of a scenario: its node id is ``file::step``, so ``file::step::case`` selects one
+    item and ``file::step`` a whole step."""
+
+    def __init__(self, *, scenario: Scenario, step: Step, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.step = step
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for case in self.scenario.cases:
+            if case.step is self.step:
+                yield ScenarioItem.from_parent(
+                    self, name=case.id, callobj=_run_case, scenario=self.scenario, case=case
+                )
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, (self.step.line or 1) - 1, f"{self.scenario.name}::{self.name}"
 
 
 def _run_case(clustermesh_session: MeshSession, request: pytest.FixtureRequest) -> None:
@@ -87,7 +105,6 @@ class ScenarioItem(pytest.Function):
                 verdict=case.verdict.value,
             )  # fmt: skip
         )
-        self.add_marker(pytest.mark.xdist_group(self.scenario.name))
         if case.xfail:
             self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True))
 

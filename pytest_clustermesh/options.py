@@ -94,10 +94,13 @@ class MeshChoice:
 
 def mesh_choice(config: pytest.Config) -> MeshChoice:
     """Interpret the options; a contradiction is a :class:`UsageError`."""
-    backend = get(config, "clustermesh_backend")
+    contexts, named = _contexts(get(config, "clustermesh_kube_contexts"))
+    backend = config.getoption("clustermesh_backend", default=None)
+    if backend is None and not contexts:
+        # The ini's backend is a default: contexts given on the command line override it.
+        backend = config.getini("clustermesh_backend") or None
     if backend not in (None, "kubernetes", "simulated"):
         raise UsageError(f"clustermesh_backend must be kubernetes or simulated, not {backend!r}")
-    contexts, named = _contexts(get(config, "clustermesh_kube_contexts"))
     if backend == "simulated" and contexts:
         raise UsageError("--kube-contexts and --mesh-backend=simulated contradict each other")
     if backend == "kubernetes" and not contexts:

@@ -36,7 +36,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "clustermesh(scenario, step, source, target, verdict, ...): set on scenario items; "
         "select with -m \"clustermesh(verdict='deny')\"",
     )
-    config.addinivalue_line("markers", "xdist_group(name): run items of a group on one worker")
     try:
         config.stash[CHOICE_KEY] = mesh_choice(config)
     except UsageError as exc:
@@ -44,16 +43,22 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get("clustermesh_run_id") or get(config, "clustermesh_run_id")
     config.stash[RUN_ID_KEY] = str(run_id or secrets.token_hex(3))
-    # A scenario's items share its deployment and step state: keep them on one xdist worker,
-    # in order, by turning the default load distribution into loadgroup.
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker uses the controller's run id, so one label covers the run."""
     node.workerinput["clustermesh_run_id"] = node.config.stash[RUN_ID_KEY]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's default ``load`` distribution, but a scenario's items stay on one worker."""
+    if config.getvalue("dist") != "load":
+        return None
+    from .distribution import ScenarioScheduling
+
+    return ScenarioScheduling(config, log)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

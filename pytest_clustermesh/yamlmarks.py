@@ -31,7 +31,11 @@ class MarkedList(list[Any]):
     item_lines: list[int]
 
 
-class _MarkedLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: the same marks, several times faster.
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _MarkedLoader(_Base):  # type: ignore[valid-type,misc]
     pass
 
 

@@ -68,12 +68,12 @@ def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
     kind = doc.get("kind")
     if kind not in API_VERSIONS:
         raise InvalidPolicy(
-            f"kind {kind!r} is not a policy kind (expected one of {', '.join(API_VERSIONS)})",
+            f"{kind!r} is not a policy kind (expected one of {', '.join(API_VERSIONS)})",
             ("kind",),
         )
     if doc.get("apiVersion") != API_VERSIONS[kind]:
         raise InvalidPolicy(
-            f"apiVersion of a {kind} must be {API_VERSIONS[kind]}, not {doc.get('apiVersion')!r}",
+            f"must be {API_VERSIONS[kind]} for a {kind}, not {doc.get('apiVersion')!r}",
             ("apiVersion",),
         )
     meta = doc.get("metadata")

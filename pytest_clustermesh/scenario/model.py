@@ -49,6 +49,12 @@ class Case:
 
     @property
     def name(self) -> str:
+        """Unique within the scenario: ``step::source->target:port``."""
+        return f"{self.step.name}::{self.id}"
+
+    @property
+    def id(self) -> str:
+        """Unique within the step: ``cluster1/frontend->service/myapp:80``."""
         probe = self.probe
         text = f"{probe.source_cluster}/{probe.source}->{probe.target}:{probe.port}"
         if probe.protocol != "TCP":
@@ -57,7 +63,7 @@ class Case:
             text += f"[{probe.http.method} {probe.http.path}]"
         if self.when is not None:
             text += f"[{self.when.text}]"
-        return f"{self.step.name}::{text}"
+        return text
 
 
 @dataclass(frozen=True)
