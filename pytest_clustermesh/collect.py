@@ -72,7 +72,7 @@ def _run_case(clustermesh_session: MeshSession, request: pytest.FixtureRequest) 
 def _skip_at_item(reason: str) -> None:
     """Skip, reported at the expectation's line rather than at this module's."""
     try:
-        exc = pytest.skip.Exception(reason, _use_item_location=True)  # type: ignore[call-arg]
+        exc = pytest.skip.Exception(reason, _use_item_location=True)
     except TypeError:  # a pytest without the keyword
         exc = pytest.skip.Exception(reason)
     raise exc
@@ -92,18 +92,28 @@ class ScenarioItem(pytest.Function):
         case, probe = self.case, self.case.probe
         target = probe.target
         target_cluster = getattr(target, "cluster", None)
-        target_name = getattr(target, "workload", None) or getattr(target, "name", "")
+        target_name = str(getattr(target, "workload", None) or getattr(target, "name", ""))
         self.extra_keyword_matches.update(
-            {self.scenario.name, case.step.name, probe.source_cluster, probe.source,
-             case.verdict.value, target_name, target_cluster or "service"}  # fmt: skip
+            {
+                self.scenario.name,
+                case.step.name,
+                probe.source_cluster,
+                probe.source,
+                case.verdict.value,
+                target_name,
+                target_cluster or "service",
+            }
         )
         self.add_marker(
             pytest.mark.clustermesh(
-                scenario=self.scenario.name, step=case.step.name,
-                source=f"{probe.source_cluster}/{probe.source}", target=str(target),
-                source_cluster=probe.source_cluster, target_cluster=target_cluster,
+                scenario=self.scenario.name,
+                step=case.step.name,
+                source=f"{probe.source_cluster}/{probe.source}",
+                target=str(target),
+                source_cluster=probe.source_cluster,
+                target_cluster=target_cluster,
                 verdict=case.verdict.value,
-            )  # fmt: skip
+            )
         )
         if case.xfail:
             self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True))

@@ -80,10 +80,21 @@ class MeshHandle:
             self._base["namespaces"] = dict(namespaces)
         self._in_force = {cluster: [] for cluster in clusters}
 
-    def set_policies(self, cluster: str, policies: Sequence[Mapping[str, Any] | str | Path]) -> None:
+    def facts(self) -> dict[str, ClusterFacts]:
+        """Facts of the deployed clusters (Cilium version, options), by logical name."""
+        if self._base is None:
+            raise RuntimeError("call deploy() first")
+        binding = self._session.binder(self._base["clusters"])
+        facts = self._session.backend.facts()
+        return {logical: facts[real] for logical, real in binding.items()}
+
+    def set_policies(
+        self, cluster: str, policies: Sequence[Mapping[str, Any] | str | Path]
+    ) -> None:
         """Make exactly ``policies`` (documents, or files relative to the test) in force."""
         refs = []
         for policy in policies:
+            source: dict[str, Any]
             if isinstance(policy, Mapping):
                 source = {"inline": dict(policy)}
             else:
@@ -113,9 +124,14 @@ class MeshHandle:
         data = {
             **self._base,
             "policies": self._policies,
-            "steps": [{"name": f"state-{self._count}", "policies": self._in_force,
-                       "expect": [expectation]}],
-        }  # fmt: skip
+            "steps": [
+                {
+                    "name": f"state-{self._count}",
+                    "policies": self._in_force,
+                    "expect": [expectation],
+                }
+            ],
+        }
         scenario = _Loader(self._root / f"{self._name}.py", data).scenario()
         if len(scenario.cases) != 1:
             raise ValueError(f"{expectation['from']} -> {expectation['to']} is not one probe")

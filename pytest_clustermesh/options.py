@@ -28,25 +28,52 @@ DEFAULT_SIM_VERSION = "1.19"
 DEFAULT_SCENARIO_FILES = "*.scenario.yaml *.scenario.yml"
 
 _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--kube-contexts", "clustermesh_kube_contexts", dict(
-        help="comma-separated kube contexts of the mesh under test, bound in order to the "
-             "clusters a scenario names, or by name: cluster1=kind-cluster1,cluster2=kind-c2")),
-    ("--kubeconfig", "clustermesh_kubeconfig", dict(
-        help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")),
-    ("--mesh-backend", "clustermesh_backend", dict(
-        choices=("kubernetes", "simulated"),
-        help="where scenarios run: 'simulated' (the in-process model of Cilium) or "
-             "'kubernetes' (real clusters; implied by --kube-contexts)")),
-    ("--sim-cilium-version", "clustermesh_sim_cilium_version", dict(
-        help=f"Cilium version the simulated mesh models (default {DEFAULT_SIM_VERSION})")),
-    ("--sim-option", "clustermesh_sim_options", dict(
-        action="append", metavar="KEY=VALUE",
-        help="a Cilium agent option of every simulated cluster, e.g. "
-             "policy-default-local-cluster=false or enable-policy=always (repeatable)")),
-    ("--clustermesh-run-id", "clustermesh_run_id", dict(
-        help="id that makes this run's namespaces unique and labels what it creates "
-             "(default: random)")),
-]  # fmt: skip
+    (
+        "--kube-contexts",
+        "clustermesh_kube_contexts",
+        dict(
+            help="comma-separated kube contexts of the mesh under test, bound in order to the "
+            "clusters a scenario names, or by name: cluster1=kind-cluster1,cluster2=kind-c2"
+        ),
+    ),
+    (
+        "--kubeconfig",
+        "clustermesh_kubeconfig",
+        dict(help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
+    ),
+    (
+        "--mesh-backend",
+        "clustermesh_backend",
+        dict(
+            choices=("kubernetes", "simulated"),
+            help="where scenarios run: 'simulated' (the in-process model of Cilium) or "
+            "'kubernetes' (real clusters; implied by --kube-contexts)",
+        ),
+    ),
+    (
+        "--sim-cilium-version",
+        "clustermesh_sim_cilium_version",
+        dict(help=f"Cilium version the simulated mesh models (default {DEFAULT_SIM_VERSION})"),
+    ),
+    (
+        "--sim-option",
+        "clustermesh_sim_options",
+        dict(
+            action="append",
+            metavar="KEY=VALUE",
+            help="a Cilium agent option of every simulated cluster, e.g. "
+            "policy-default-local-cluster=false or enable-policy=always (repeatable)",
+        ),
+    ),
+    (
+        "--clustermesh-run-id",
+        "clustermesh_run_id",
+        dict(
+            help="id that makes this run's namespaces unique and labels what it creates "
+            "(default: random)"
+        ),
+    ),
+]
 
 _INI_TYPES = {"clustermesh_sim_options": "linelist"}
 

@@ -63,7 +63,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix in (".yaml", ".yml") and is_scenario_file(parent.config, file_path):
-        return ScenarioFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -113,6 +113,8 @@ class _LazyFacts(dict[str, Any]):
 
     def __missing__(self, name: str) -> Any:
         index = len(self) + 1
-        (facts,) = simulated_facts([name], self._choice.sim_version, self._choice.sim_options).values()
+        (facts,) = simulated_facts(
+            [name], self._choice.sim_version, self._choice.sim_options
+        ).values()
         self[name] = type(facts)(name, name, index, facts.cilium_version, facts.options)
         return self[name]

@@ -15,6 +15,7 @@ from .errors import BackendError, PolicyError
 from .facts import ClusterFacts, parse_version, resolve_options
 from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
 from .policy.labels import Identity, pod_identity
+from .policy.rules import Rule
 from .policy.services import ServiceView, reachable_clusters
 from .verdicts import Outcome, ProbeResult
 
@@ -147,12 +148,16 @@ class SimulatedMesh:
         self, source: _Pod, target: _Pod, probe: Probe, notes: tuple[str, ...]
     ) -> ProbeResult:
         http = probe.http
-        flow = Flow(probe.port, probe.protocol, http.method if http else "GET",
-                    http.path if http else "/")  # fmt: skip
+        flow = Flow(
+            probe.port, probe.protocol, http.method if http else "GET", http.path if http else "/"
+        )
         decision = decide_flow(
-            self._policy_of(source.cluster), source.identity,
-            self._policy_of(target.cluster), target.identity, flow,
-        )  # fmt: skip
+            self._policy_of(source.cluster),
+            source.identity,
+            self._policy_of(target.cluster),
+            target.identity,
+            flow,
+        )
         reasons = (*notes, *decision.reasons)
         outcome = decision.outcome
         listening = any(
@@ -179,9 +184,12 @@ class SimulatedMesh:
             return None
         namespace = next(ns for ns in deployment.namespaces if ns.name == spec.namespace)
         identity = pod_identity(
-            spec.labels, spec.namespace, namespace.labels, spec.service_account,
+            spec.labels,
+            spec.namespace,
+            namespace.labels,
+            spec.service_account,
             self._cluster(cluster).cluster_name,
-        )  # fmt: skip
+        )
         return _Pod(f"{workload}-{cluster}-0", cluster, spec, identity)
 
     def _policy_of(self, cluster: str) -> ClusterPolicy:
@@ -195,12 +203,13 @@ class SimulatedMesh:
                 for doc in docs
                 for rule in self._parse(doc, facts)
             )
-            cached = ClusterPolicy(facts.cluster_name, rules, facts.enforcement_mode,
-                                   facts.audit_mode)  # fmt: skip
+            cached = ClusterPolicy(
+                facts.cluster_name, rules, facts.enforcement_mode, facts.audit_mode
+            )
             self._cluster_policy[cluster] = cached
         return cached
 
-    def _parse(self, doc: PolicyDoc, facts: ClusterFacts) -> list:  # type: ignore[type-arg]
+    def _parse(self, doc: PolicyDoc, facts: ClusterFacts) -> list[Rule]:
         ctx = ClusterContext(facts.cluster_name, facts.cilium_version, facts.default_local_cluster)
         try:
             return parse_document(doc.body, ctx)

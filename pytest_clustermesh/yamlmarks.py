@@ -45,7 +45,7 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedD
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, Hashable):
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value", key_node.start_mark
@@ -54,14 +54,14 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedD
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
-        mapping[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping
 
 
 def _construct_sequence(loader: _MarkedLoader, node: yaml.SequenceNode) -> MarkedList:
     sequence = MarkedList(
-        loader.construct_object(child, deep=True)  # type: ignore[no-untyped-call]
+        loader.construct_object(child, deep=True)
         for child in node.value
     )
     sequence.line = node.start_mark.line + 1
@@ -69,8 +69,8 @@ def _construct_sequence(loader: _MarkedLoader, node: yaml.SequenceNode) -> Marke
     return sequence
 
 
-_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)  # type: ignore[arg-type]
-_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)  # type: ignore[arg-type]
+_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
 def load_all(path: Path) -> list[Any]:
@@ -81,7 +81,7 @@ def load_all(path: Path) -> list[Any]:
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", Location(path)) from exc
     try:
-        documents = list(yaml.load_all(text, Loader=_MarkedLoader))  # noqa: S506 - a SafeLoader
+        documents = list(yaml.load_all(text, Loader=_MarkedLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

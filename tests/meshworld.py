@@ -1,4 +1,4 @@
-"""A small two-cluster world for model tests: the setup of cilium-semantics.md's scenario facts.
+"""A small two-cluster world for model tests: the setup of cilium-semantics.md's facts.
 
 Clusters ``c1`` and ``c2`` each run, in namespace ``demo`` (labels ``team=a``): ``fe`` (app=frontend),
 ``tester`` (app=test), ``be`` (app=backend, listening on 8080 and 80); in namespace ``other``
@@ -46,13 +46,24 @@ def world(
             client("fe", "demo", {"app": "frontend"}),
             client("tester", "demo", {"app": "test"}),
             client("fe-other", "other", {"app": "frontend"}),
-            WorkloadSpec("be", "server", "demo", {"app": "backend"}, CLUSTERS,
-                         ports=(PortSpec(8080), PortSpec(80))),  # fmt: skip
             WorkloadSpec(
-                "echo", "server", "demo", {"app": "echo"}, CLUSTERS, ports=(PortSpec(80),),
+                "be",
+                "server",
+                "demo",
+                {"app": "backend"},
+                CLUSTERS,
+                ports=(PortSpec(8080), PortSpec(80)),
+            ),
+            WorkloadSpec(
+                "echo",
+                "server",
+                "demo",
+                {"app": "echo"},
+                CLUSTERS,
+                ports=(PortSpec(80),),
                 service=ServiceSpec("echo", dict(echo_annotations or {})),
                 replicas_in=dict(echo_replicas or {}),
-            ),  # fmt: skip
+            ),
         ),
     )
 

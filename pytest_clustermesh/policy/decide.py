@@ -97,12 +97,19 @@ def _evaluate(
         if enforcing:
             return Decision(
                 Outcome.DROPPED,
-                (f"{where}: default deny (selected by {', '.join(enforcing)}); no rule allows "
-                 f"{peer} on {flow.port}/{flow.protocol}",),  # fmt: skip
+                (
+                    f"{where}: default deny (selected by {', '.join(enforcing)}); no rule allows "
+                    f"{peer} on {flow.port}/{flow.protocol}",
+                ),
             )
         if selecting:
-            return Decision(Outcome.ALLOWED, (f"{where}: selected only by rules without default "
-                                              "deny (enableDefaultDeny: false)",))  # fmt: skip
+            return Decision(
+                Outcome.ALLOWED,
+                (
+                    f"{where}: selected only by rules without default "
+                    "deny (enableDefaultDeny: false)",
+                ),
+            )
         return Decision(Outcome.ALLOWED, (f"{where}: no policy selects the endpoint",))
     return _l7(allows, flow, where)
 

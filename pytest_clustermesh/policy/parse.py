@@ -76,8 +76,7 @@ def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
             f"must be {API_VERSIONS[kind]} for a {kind}, not {doc.get('apiVersion')!r}",
             ("apiVersion",),
         )
-    meta = doc.get("metadata")
-    _expect_mapping(meta, ("metadata",))
+    meta = _expect_mapping(doc.get("metadata"), ("metadata",))
     if not isinstance(meta.get("name"), str) or not meta["name"]:
         raise InvalidPolicy("metadata.name is required", ("metadata",))
     _only(doc, ("apiVersion", "kind", "metadata", "spec", "specs", "status"), ())
@@ -106,13 +105,37 @@ def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
 # Cilium rules (CNP, CCNP)
 
 _SPEC_KEYS = (
-    "endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny",
-    "enableDefaultDeny", "labels", "description", "log",
-)  # fmt: skip
-_INGRESS_L3 = ("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet", "fromNodes",
-               "fromGroups", "fromRequires")  # fmt: skip
-_EGRESS_L3 = ("toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toNodes", "toFQDNs",
-              "toServices", "toGroups", "toRequires")  # fmt: skip
+    "endpointSelector",
+    "nodeSelector",
+    "ingress",
+    "ingressDeny",
+    "egress",
+    "egressDeny",
+    "enableDefaultDeny",
+    "labels",
+    "description",
+    "log",
+)
+_INGRESS_L3 = (
+    "fromEndpoints",
+    "fromEntities",
+    "fromCIDR",
+    "fromCIDRSet",
+    "fromNodes",
+    "fromGroups",
+    "fromRequires",
+)
+_EGRESS_L3 = (
+    "toEndpoints",
+    "toEntities",
+    "toCIDR",
+    "toCIDRSet",
+    "toNodes",
+    "toFQDNs",
+    "toServices",
+    "toGroups",
+    "toRequires",
+)
 _ENTRY_OTHER = ("toPorts", "icmps", "authentication")
 _SECTIONS: tuple[tuple[str, Direction, bool], ...] = (
     ("ingress", "ingress", False),
@@ -181,7 +204,7 @@ class _CiliumRuleParser:
                 if not isinstance(value, bool):
                     raise InvalidPolicy("must be true or false", (*where, direction))
                 if not value:
-                    wanted.discard(direction)  # type: ignore[arg-type]
+                    wanted.discard(direction)
         return frozenset(wanted)
 
     def entry(self, item: Any, path: Path, direction: Direction, deny: bool) -> Entry:
@@ -209,8 +232,7 @@ class _CiliumRuleParser:
         _expect_list(value, path)
         if key in ("fromEndpoints", "toEndpoints"):
             return [
-                self._endpoint_peer(parse_selector(sel, (*path, i)))
-                for i, sel in enumerate(value)
+                self._endpoint_peer(parse_selector(sel, (*path, i))) for i, sel in enumerate(value)
             ]
         if key in ("fromEntities", "toEntities"):
             return [self._entity_peer(entity, (*path, i)) for i, entity in enumerate(value)]
@@ -309,14 +331,19 @@ def _prefixed(key: str, source: str | None) -> str:
     return f"{source}:{key}" if source and ":" not in key else key
 
 
-def parse_cilium_ports(raw: Any, path: Path, deny: bool, ctx: ClusterContext) -> tuple[PortRule, ...]:
+def parse_cilium_ports(
+    raw: Any, path: Path, deny: bool, ctx: ClusterContext
+) -> tuple[PortRule, ...]:
     _expect_list(raw, path)
     rules: list[PortRule] = []
     for i, item in enumerate(raw):
         where = (*path, i)
         _expect_mapping(item, where)
-        _only(item, ("ports", "rules", "terminatingTLS", "originatingTLS", "serverNames",
-                     "listener"), where)  # fmt: skip
+        _only(
+            item,
+            ("ports", "rules", "terminatingTLS", "originatingTLS", "serverNames", "listener"),
+            where,
+        )
         http = _parse_l7(item.get("rules"), (*where, "rules"), deny)
         ports = item.get("ports")
         if not ports:
@@ -379,10 +406,11 @@ def _port_rule(
     if proto == "ANY":
         protocols = ALL_PROTOCOLS
     elif proto in ALL_PROTOCOLS:
-        protocols = frozenset({proto})  # type: ignore[arg-type]
+        protocols = frozenset({proto})
     else:
-        raise InvalidPolicy(f"protocol {proto!r} is not modelled (TCP, UDP, SCTP, ANY)",
-                            (*path, "protocol"))  # fmt: skip
+        raise InvalidPolicy(
+            f"protocol {proto!r} is not modelled (TCP, UDP, SCTP, ANY)", (*path, "protocol")
+        )
     return PortRule(number, end, protocols, http)
 
 
@@ -393,8 +421,7 @@ def _port_rule(
 def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterContext) -> Rule:
     if not isinstance(namespace, str) or not namespace:
         raise InvalidPolicy("a NetworkPolicy needs metadata.namespace", ("metadata",))
-    spec = doc.get("spec")
-    _expect_mapping(spec, ("spec",))
+    spec = _expect_mapping(doc.get("spec"), ("spec",))
     _only(spec, ("podSelector", "policyTypes", "ingress", "egress"), ("spec",))
     if "podSelector" not in spec:
         raise InvalidPolicy("spec.podSelector is required ({} selects every pod)", ("spec",))
@@ -476,9 +503,10 @@ def _knp_ports(raw: Any, path: Path, ctx: ClusterContext) -> tuple[PortRule, ...
 # shape helpers
 
 
-def _expect_mapping(value: Any, path: Path) -> None:
+def _expect_mapping(value: Any, path: Path) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidPolicy(f"expected a mapping, got {_typename(value)}", path)
+    return value
 
 
 def _expect_list(value: Any, path: Path) -> None:
@@ -505,4 +533,4 @@ def _dotted(path: Sequence[str | int]) -> str:
 def protocol_name(protocol: str) -> L4:
     if protocol not in ALL_PROTOCOLS:
         raise ValueError(protocol)
-    return protocol  # type: ignore[return-value]
+    return protocol

@@ -53,9 +53,9 @@ class WorkloadModel(_Strict):
     namespace: Name | None = Field(None, description="a key of `namespaces`; default: the first")
     service_account: Name | None = None
     clusters: list[Name] | None = Field(None, description="default: every cluster")
-    replicas: Annotated[int, Field(ge=0, le=50)] | dict[Name, Annotated[int, Field(ge=0, le=50)]] = (
-        Field(1, description="a count, or a count per cluster (missing clusters: 1)")
-    )
+    replicas: (
+        Annotated[int, Field(ge=0, le=50)] | dict[Name, Annotated[int, Field(ge=0, le=50)]]
+    ) = Field(1, description="a count, or a count per cluster (missing clusters: 1)")
     port: PortNumber | None = Field(None, description="shorthand for ports: [port]")
     ports: list[PortNumber | PortModel] | None = None
     service: ServiceModel | None = None
@@ -98,8 +98,12 @@ class HttpModel(_Strict):
 class ExpectationModel(_Strict):
     """An expected verdict from clients to servers; ``*`` in either half widens it."""
 
-    source: str = Field(alias="from", description="cluster/workload; `*` for any cluster or workload")
-    to: str = Field(description="cluster/workload (its pods) or service/<name> (from the source's cluster)")
+    source: str = Field(
+        alias="from", description="cluster/workload; `*` for any cluster or workload"
+    )
+    to: str = Field(
+        description="cluster/workload (its pods) or service/<name> (from the source's cluster)"
+    )
     port: PortNumber | None = Field(None, description="default: the server's first port")
     protocol: L4Protocol | None = None
     http: HttpModel | None = None

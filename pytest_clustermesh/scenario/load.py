@@ -29,12 +29,20 @@ ALL = "*"
 _ALL_FIELDS = sorted(
     {
         alias or name
-        for model in (dsl.ScenarioModel, dsl.WorkloadModel, dsl.StepModel, dsl.ExpectationModel,
-                      dsl.ServiceModel, dsl.PolicySourceModel, dsl.HttpModel, dsl.PortModel)
+        for model in (
+            dsl.ScenarioModel,
+            dsl.WorkloadModel,
+            dsl.StepModel,
+            dsl.ExpectationModel,
+            dsl.ServiceModel,
+            dsl.PolicySourceModel,
+            dsl.HttpModel,
+            dsl.PortModel,
+        )
         for name, info in model.model_fields.items()
         for alias in [info.alias]
     }
-)  # fmt: skip
+)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -59,8 +67,7 @@ class _Loader:
             return dsl.ScenarioModel.model_validate(self.data)
         except ValidationError as exc:
             problems = sorted(
-                (line_of(self.data, err["loc"]) or 0, self._describe(err))
-                for err in exc.errors()
+                (line_of(self.data, err["loc"]) or 0, self._describe(err)) for err in exc.errors()
             )
             first_line = problems[0][0] or None
             lines = [f"line {line}: {text}" if line else text for line, text in problems]
@@ -102,10 +109,9 @@ class _Loader:
         return Scenario(self.path, name, model, steps, cases, policies)
 
     def check_references(self, model: dsl.ScenarioModel) -> None:
-        for cluster_list, where in [(model.clusters, ("clusters",))]:
-            duplicates = {c for c in cluster_list if cluster_list.count(c) > 1}
-            if duplicates:
-                raise self.error(f"cluster {sorted(duplicates)[0]!r} is listed twice", *where)
+        duplicates = {c for c in model.clusters if model.clusters.count(c) > 1}
+        if duplicates:
+            raise self.error(f"cluster {sorted(duplicates)[0]!r} is listed twice", "clusters")
         services: dict[str, str] = {}
         for name, workload in model.workloads.items():
             where = ("workloads", name)
@@ -113,8 +119,9 @@ class _Loader:
                 raise self.error(
                     f"workload {name}: namespace {workload.namespace!r} is not defined "
                     f"(namespaces: {', '.join(model.namespaces)})",
-                    *where, "namespace",
-                )  # fmt: skip
+                    *where,
+                    "namespace",
+                )
             for cluster in workload.clusters or ():
                 self.known_cluster(model, cluster, *where, "clusters")
             if isinstance(workload.replicas, dict):
@@ -125,8 +132,9 @@ class _Loader:
                 if other != name:
                     raise self.error(
                         f"Service {workload.service.name!r} is defined by {other} and {name}",
-                        *where, "service",
-                    )  # fmt: skip
+                        *where,
+                        "service",
+                    )
 
     def known_cluster(self, model: dsl.ScenarioModel, cluster: str, *where: Any) -> None:
         if cluster not in model.clusters:
@@ -148,9 +156,11 @@ class _Loader:
             for target in targets:
                 policies[target] += [ref for ref in refs if ref not in policies[target]]
         return Step(
-            index, step.name, {c: tuple(refs) for c, refs in policies.items()},
+            index,
+            step.name,
+            {c: tuple(refs) for c, refs in policies.items()},
             line_of(self.data, where),
-        )  # fmt: skip
+        )
 
     # -- policies ----------------------------------------------------------------------------
 
@@ -183,7 +193,9 @@ class _Loader:
         refs = raw.get(key, [])
         return ("steps", step.index, "policies", key, refs.index(ref) if ref in refs else 0)
 
-    def policy_source(self, model: dsl.ScenarioModel, ref: str, where: Sequence[Any]) -> PolicySource:
+    def policy_source(
+        self, model: dsl.ScenarioModel, ref: str, where: Sequence[Any]
+    ) -> PolicySource:
         named = model.policies.get(ref)
         if named is not None and named.inline is not None:
             raw = self.data["policies"][ref]["inline"]
@@ -232,8 +244,9 @@ class _Loader:
         try:
             parse_document(rendered.body, check)
         except InvalidPolicy as exc:
-            raise fail(f"{_dotted(exc.path) + ': ' if exc.path else ''}{exc.message}",
-                       exc.path) from None  # fmt: skip
+            raise fail(
+                f"{_dotted(exc.path) + ': ' if exc.path else ''}{exc.message}", exc.path
+            ) from None
 
     @staticmethod
     def template_path(doc: Any, exc: TemplateError) -> tuple[Any, ...]:
@@ -262,10 +275,14 @@ class _Loader:
                 port, protocol = self.port(model, owner, expect, where)
                 for cluster, source in sources:
                     probe = Probe(
-                        cluster, source, target, port, protocol,
+                        cluster,
+                        source,
+                        target,
+                        port,
+                        protocol,
                         HttpRequest(expect.http.method, expect.http.path) if expect.http else None,
                         verdict,
-                    )  # fmt: skip
+                    )
                     yield Case(step, probe, verdict, served, when, expect.xfail, line)
 
     def condition(self, expect: dsl.ExpectationModel, where: tuple[Any, ...]) -> Condition | None:
@@ -275,17 +292,22 @@ class _Loader:
             if key != "cilium" and key not in KNOWN_OPTIONS:
                 raise self.error(
                     f"when: unknown fact {key!r} (known: cilium, {', '.join(KNOWN_OPTIONS)})",
-                    *where, "when", key,
-                )  # fmt: skip
+                    *where,
+                    "when",
+                    key,
+                )
         try:
             return Condition.parse(expect.when)
         except ValueError as exc:
             raise self.error(f"when: {exc}", *where, "when") from None
 
     def served_by(
-        self, model: dsl.ScenarioModel, expect: dsl.ExpectationModel, verdict: Verdict,
+        self,
+        model: dsl.ScenarioModel,
+        expect: dsl.ExpectationModel,
+        verdict: Verdict,
         where: tuple[Any, ...],
-    ) -> frozenset[str] | None:  # fmt: skip
+    ) -> frozenset[str] | None:
         if expect.served_by is None:
             return None
         if verdict is not Verdict.ALLOW:
@@ -306,8 +328,9 @@ class _Loader:
             if spec.role != "client" and workload != ALL:
                 raise self.error(
                     f"from: {name} is a server; probes start from client workloads",
-                    *where, "from",
-                )  # fmt: skip
+                    *where,
+                    "from",
+                )
             if spec.role != "client":
                 continue
             for c in spec.clusters or model.clusters:
@@ -327,9 +350,11 @@ class _Loader:
                     return [(ServiceTarget(service), name)]
             known = [s.service.name for s in model.workloads.values() if s.service]
             raise self.error(
-                f"to: no workload has a Service {service!r} (Services: {', '.join(known) or 'none'})",
-                *where, "to",
-            )  # fmt: skip
+                f"to: no workload has a Service {service!r} "
+                f"(Services: {', '.join(known) or 'none'})",
+                *where,
+                "to",
+            )
         cluster, workload = self.split(model, text, (*where, "to"))
         found: list[tuple[Target, str]] = []
         for name, spec in model.workloads.items():
@@ -366,9 +391,12 @@ class _Loader:
         return cluster, workload
 
     def port(
-        self, model: dsl.ScenarioModel, owner: str, expect: dsl.ExpectationModel,
+        self,
+        model: dsl.ScenarioModel,
+        owner: str,
+        expect: dsl.ExpectationModel,
         where: tuple[Any, ...],
-    ) -> tuple[int, Any]:  # fmt: skip
+    ) -> tuple[int, Any]:
         ports = model.workloads[owner].port_list()
         port = expect.port if expect.port is not None else ports[0].port
         declared = next((p.protocol for p in ports if p.port == port), "TCP")

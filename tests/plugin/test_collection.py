@@ -90,8 +90,14 @@ def test_a_suite_without_scenario_items_needs_no_backend(pytester: pytest.Pytest
         (["--mesh-backend=kubernetes"], "--mesh-backend=kubernetes needs --kube-contexts*"),
         ([SIMULATED, "--kube-contexts=a,b"], "*contradict*"),
         ([SIMULATED, "--sim-option=policy-default-local-clustr=true"], "*expected KEY=VALUE*"),
-        ([SIMULATED, "--sim-cilium-version=1.17", "--sim-option=policy-default-local-cluster=true"],
-         "*does not exist in Cilium 1.17*"),
+        (
+            [
+                SIMULATED,
+                "--sim-cilium-version=1.17",
+                "--sim-option=policy-default-local-cluster=true",
+            ],
+            "*does not exist in Cilium 1.17*",
+        ),
         ([SIMULATED, "--sim-cilium-version=banana"], "*not a Cilium version*"),
     ],
 )
@@ -106,8 +112,15 @@ def test_contradictory_options_are_usage_errors(
 def test_every_option_is_documented_in_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(
-        ["*Cilium Cluster Mesh conformance*", "*--kube-contexts*", "*--kubeconfig*",
-         "*--mesh-backend*", "*--sim-cilium-version*", "*--sim-option*",
-         "*clustermesh_kube_contexts*", "*clustermesh_backend*"],  # fmt: skip
+        [
+            "*Cilium Cluster Mesh conformance*",
+            "*--kube-contexts*",
+            "*--kubeconfig*",
+            "*--mesh-backend*",
+            "*--sim-cilium-version*",
+            "*--sim-option*",
+            "*clustermesh_kube_contexts*",
+            "*clustermesh_backend*",
+        ],
         consecutive=False,
     )

@@ -54,43 +54,94 @@ def test_the_good_scenario_collects(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("    port: 80\n", "    port: 80\n    imagee: x\n",
-         "*bad.scenario.yaml:8: unknown key 'imagee' at workloads.myapp (did you mean 'image'?)"),
-        ("    port: 80\n", "    port: eighty\n",
-         "*bad.scenario.yaml:7: workloads.myapp.port: Input should be a valid integer*"),
-        ("verdict: allow}", "verdict: maybe}",
-         "*bad.scenario.yaml:13: steps.0.expect.0.verdict: Input should be 'allow', 'deny'*"),
-        ("to: cluster1/myapp", "to: cluster1/mypp",
-         "*bad.scenario.yaml:13: workload 'mypp' is not defined (workloads: frontend, myapp)"),
-        ("from: cluster1/frontend", "from: cluster3/frontend",
-         "*bad.scenario.yaml:13: cluster 'cluster3' is not defined (clusters: cluster1, cluster2)"),
-        ("policies: {cluster1: [policy.yaml]}", "policies: {cluster1: [polcy.yaml]}",
-         "*bad.scenario.yaml:11: policy 'polcy.yaml' is neither a file next to the scenario*"),
-        ("to: cluster1/myapp", "to: service/nope",
-         "*bad.scenario.yaml:13: to: no workload has a Service 'nope' (Services: myapp-service)"),
-        ("from: cluster1/frontend", "from: cluster1/myapp",
-         "*bad.scenario.yaml:13: from: myapp is a server; probes start from client workloads"),
-        ("verdict: allow}", "verdict: deny, served_by: cluster1}",
-         "*bad.scenario.yaml:13: served_by needs verdict: allow"),
-        ("verdict: allow}", "verdict: allow, when: {policy-default-local-clustr: true}}",
-         "*bad.scenario.yaml:13: when: unknown fact 'policy-default-local-clustr'*"),
-        ("verdict: allow}", "verdict: allow, when: {cilium: '>>1.19'}}",
-         "*bad.scenario.yaml:13: when: not a version range*"),
-        ("  frontend: {role", "  frontend: {role: client}\n  frontend: {role",
-         "*bad.scenario.yaml:4: invalid YAML: *duplicate key 'frontend'"),
-        ("steps:\n", "steps: [\n",
-         "*bad.scenario.yaml:*: invalid YAML*"),
-        ("      - {from: cluster1/frontend, to: cluster1/myapp, verdict: allow}\n",
-         "      - {from: cluster1/frontend, to: cluster1/myapp, verdict: allow}\n"
-         "      - {from: cluster1/frontend, to: cluster1/myapp, verdict: deny}\n",
-         "*bad.scenario.yaml:14: two expectations for open::cluster1/frontend->cluster1/myapp:80 "
-         "(the other at line 13)*"),
+        (
+            "    port: 80\n",
+            "    port: 80\n    imagee: x\n",
+            "*bad.scenario.yaml:8: unknown key 'imagee' at workloads.myapp (did you mean 'image'?)",
+        ),
+        (
+            "    port: 80\n",
+            "    port: eighty\n",
+            "*bad.scenario.yaml:7: workloads.myapp.port: Input should be a valid integer*",
+        ),
+        (
+            "verdict: allow}",
+            "verdict: maybe}",
+            "*bad.scenario.yaml:13: steps.0.expect.0.verdict: Input should be 'allow', 'deny'*",
+        ),
+        (
+            "to: cluster1/myapp",
+            "to: cluster1/mypp",
+            "*bad.scenario.yaml:13: workload 'mypp' is not defined (workloads: frontend, myapp)",
+        ),
+        (
+            "from: cluster1/frontend",
+            "from: cluster3/frontend",
+            "*bad.scenario.yaml:13: cluster 'cluster3' is not defined "
+            "(clusters: cluster1, cluster2)",
+        ),
+        (
+            "policies: {cluster1: [policy.yaml]}",
+            "policies: {cluster1: [polcy.yaml]}",
+            "*bad.scenario.yaml:11: policy 'polcy.yaml' is neither a file next to the scenario*",
+        ),
+        (
+            "to: cluster1/myapp",
+            "to: service/nope",
+            "*bad.scenario.yaml:13: to: no workload has a Service 'nope' (Services: myapp-service)",
+        ),
+        (
+            "from: cluster1/frontend",
+            "from: cluster1/myapp",
+            "*bad.scenario.yaml:13: from: myapp is a server; probes start from client workloads",
+        ),
+        (
+            "verdict: allow}",
+            "verdict: deny, served_by: cluster1}",
+            "*bad.scenario.yaml:13: served_by needs verdict: allow",
+        ),
+        (
+            "verdict: allow}",
+            "verdict: allow, when: {policy-default-local-clustr: true}}",
+            "*bad.scenario.yaml:13: when: unknown fact 'policy-default-local-clustr'*",
+        ),
+        (
+            "verdict: allow}",
+            "verdict: allow, when: {cilium: '>>1.19'}}",
+            "*bad.scenario.yaml:13: when: not a version range*",
+        ),
+        (
+            "  frontend: {role",
+            "  frontend: {role: client}\n  frontend: {role",
+            "*bad.scenario.yaml:4: invalid YAML: *duplicate key 'frontend'",
+        ),
+        ("steps:\n", "steps: [\n", "*bad.scenario.yaml:*: invalid YAML*"),
+        (
+            "      - {from: cluster1/frontend, to: cluster1/myapp, verdict: allow}\n",
+            "      - {from: cluster1/frontend, to: cluster1/myapp, verdict: allow}\n"
+            "      - {from: cluster1/frontend, to: cluster1/myapp, verdict: deny}\n",
+            "*bad.scenario.yaml:14: two expectations for "
+            "open::cluster1/frontend->cluster1/myapp:80 "
+            "(the other at line 13)*",
+        ),
     ],
-    ids=["unknown-key", "wrong-type", "bad-verdict", "undefined-workload", "undefined-cluster",
-         "missing-policy-file", "undefined-service",
-         "server-as-source", "served-by-on-deny", "unknown-when-fact", "bad-version-range",
-         "duplicate-key", "yaml-syntax", "duplicate-expectation"],
-)  # fmt: skip
+    ids=[
+        "unknown-key",
+        "wrong-type",
+        "bad-verdict",
+        "undefined-workload",
+        "undefined-cluster",
+        "missing-policy-file",
+        "undefined-service",
+        "server-as-source",
+        "served-by-on-deny",
+        "unknown-when-fact",
+        "bad-version-range",
+        "duplicate-key",
+        "yaml-syntax",
+        "duplicate-expectation",
+    ],
+)
 def test_scenario_mistakes_are_located(
     pytester: pytest.Pytester, old: str, new: str, expected: str
 ) -> None:
@@ -102,16 +153,31 @@ def test_scenario_mistakes_are_located(
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("    - fromEndpoints:", "    - fromEndpoint:",
-         "*policy.yaml:8: spec.ingress[[]0[]].fromEndpoint: unknown field 'fromEndpoint'*"),
-        ("kind: CiliumNetworkPolicy", "kind: CiliumNetworkPolicyy",
-         "*policy.yaml:2: kind: 'CiliumNetworkPolicyy' is not a policy kind (expected one of*"),
-        ("{app: myapp}}", "{app: myapp}, matchExpressions: [{key: a, operator: Is}]}",
-         "*policy.yaml:6: spec.endpointSelector.matchExpressions[[]0[]]: operator must be In*"),
-        ("  name: allow\n", "  name: allow\n  namespace: elsewhere\n",
-         "*policy.yaml:3: metadata.namespace 'elsewhere' is not a namespace of the scenario*"),
-        ("app: frontend}", "app: '{{ clusters.cluster9.name }}'}",
-         "*policy.yaml:8: *no cluster 'cluster9' (the scenario has cluster1, cluster2)"),
+        (
+            "    - fromEndpoints:",
+            "    - fromEndpoint:",
+            "*policy.yaml:8: spec.ingress[[]0[]].fromEndpoint: unknown field 'fromEndpoint'*",
+        ),
+        (
+            "kind: CiliumNetworkPolicy",
+            "kind: CiliumNetworkPolicyy",
+            "*policy.yaml:2: kind: 'CiliumNetworkPolicyy' is not a policy kind (expected one of*",
+        ),
+        (
+            "{app: myapp}}",
+            "{app: myapp}, matchExpressions: [{key: a, operator: Is}]}",
+            "*policy.yaml:6: spec.endpointSelector.matchExpressions[[]0[]]: operator must be In*",
+        ),
+        (
+            "  name: allow\n",
+            "  name: allow\n  namespace: elsewhere\n",
+            "*policy.yaml:3: metadata.namespace 'elsewhere' is not a namespace of the scenario*",
+        ),
+        (
+            "app: frontend}",
+            "app: '{{ clusters.cluster9.name }}'}",
+            "*policy.yaml:8: *no cluster 'cluster9' (the scenario has cluster1, cluster2)",
+        ),
     ],
     ids=["unknown-field", "unknown-kind", "bad-operator", "foreign-namespace", "bad-template"],
 )
@@ -139,8 +205,11 @@ def test_several_shape_errors_are_all_listed_with_their_lines(pytester: pytest.P
     )
     output = collect_error(pytester, scenario)
     pytest.LineMatcher(output.splitlines()).fnmatch_lines(
-        ["*bad.scenario.yaml:3: invalid scenario:", "*line 3: workloads.frontend.role: *",
-         "*line 8: unknown key 'imagee'*"]  # fmt: skip
+        [
+            "*bad.scenario.yaml:3: invalid scenario:",
+            "*line 3: workloads.frontend.role: *",
+            "*line 8: unknown key 'imagee'*",
+        ]
     )
 
 

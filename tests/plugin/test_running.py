@@ -56,9 +56,12 @@ def test_the_option_can_be_set_against_the_versions_default(
     pytester: pytest.Pytester, guide: Path
 ) -> None:
     result = pytester.runpytest(
-        "scenarios", SIMULATED, "--sim-cilium-version=1.19",
-        "--sim-option=policy-default-local-cluster=false", "-rs",
-    )  # fmt: skip
+        "scenarios",
+        SIMULATED,
+        "--sim-cilium-version=1.19",
+        "--sim-option=policy-default-local-cluster=false",
+        "-rs",
+    )
     result.assert_outcomes(passed=47, skipped=3)
     result.stdout.fnmatch_lines(["*when: policy-default-local-cluster=true does not hold*"])
 
@@ -75,7 +78,9 @@ def test_the_ini_file_can_choose_the_simulated_mesh(pytester: pytest.Pytester, g
 
 def test_one_item_alone_gets_its_steps_policies(pytester: pytest.Pytester, guide: Path) -> None:
     """A deny item selected alone passes only if its step's policy was applied first."""
-    item = "scenarios/guide/guide.scenario.yaml::policy-on-cluster1::cluster1/test->cluster1/myapp:80"
+    item = (
+        "scenarios/guide/guide.scenario.yaml::policy-on-cluster1::cluster1/test->cluster1/myapp:80"
+    )
     pytester.runpytest(item, SIMULATED).assert_outcomes(passed=1)
     result = pytester.runpytest("scenarios", SIMULATED, "-k", "cluster1/test and myapp:80")
     result.assert_outcomes(passed=8)
@@ -87,8 +92,11 @@ def test_items_run_in_any_order_of_steps(pytester: pytest.Pytester, guide: Path)
     result = pytester.runpytest(
         f"{base}::policy-on-both::cluster1/test->cluster1/myapp:80",
         f"{base}::no-policy::cluster1/test->cluster1/myapp:80",
-        SIMULATED, "-v", "-p", "no:randomly",
-    )  # fmt: skip
+        SIMULATED,
+        "-v",
+        "-p",
+        "no:randomly",
+    )
     result.assert_outcomes(passed=2)
 
 
@@ -103,7 +111,8 @@ def test_a_wrong_expectation_says_expected_observed_and_why(pytester: pytest.Pyt
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*cluster2/frontend->cluster1/myapp:80 in step closed: expected allow, observed dropped",
+            "*cluster2/frontend->cluster1/myapp:80 in step closed: "
+            "expected allow, observed dropped",
             "*expected: allow",
             "*observed: dropped",
             "*why the model decided so:",
@@ -140,8 +149,10 @@ def test_a_probe_that_cannot_run_never_passes_as_a_deny(pytester: pytest.Pyteste
     result = pytester.runpytest(SIMULATED)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*the probe could not run (dns-failure), which proves nothing*",
-         "*Service myapp-service does not exist in cluster2*"]  # fmt: skip
+        [
+            "*the probe could not run (dns-failure), which proves nothing*",
+            "*Service myapp-service does not exist in cluster2*",
+        ]
     )
 
 
@@ -184,15 +195,19 @@ def test_a_policy_the_version_rejects_is_an_error_naming_it(pytester: pytest.Pyt
     result = pytester.runpytest(SIMULATED, "--sim-cilium-version=1.19")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*cluster1 rejects CiliumNetworkPolicy *deny-all (*mesh.yaml:1): "
-         "spec.egress.0.toEntities.0: entity 'cluster-mesh' needs Cilium 1.20*"]  # fmt: skip
+        [
+            "*cluster1 rejects CiliumNetworkPolicy *deny-all (*mesh.yaml:1): "
+            "spec.egress.0.toEntities.0: entity 'cluster-mesh' needs Cilium 1.20*"
+        ]
     )
 
 
 def test_xdist_keeps_a_scenarios_items_on_one_worker_in_order(
     pytester: pytest.Pytester, guide: Path
 ) -> None:
-    second = (guide / "guide" / "guide.scenario.yaml").read_text().replace("name: guide", "name: copy")
+    second = (
+        (guide / "guide" / "guide.scenario.yaml").read_text().replace("name: guide", "name: copy")
+    )
     (guide / "guide" / "copy.scenario.yaml").write_text(second)
     result = pytester.runpytest_subprocess("scenarios", SIMULATED, "-n", "2", "-v", "-p", "xdist")
     result.assert_outcomes(passed=94, skipped=6)
@@ -208,5 +223,10 @@ def test_xdist_keeps_a_scenarios_items_on_one_worker_in_order(
                 steps.append(step)
     assert len(workers) == 2
     assert all(len(w) == 1 for w in workers.values()), workers
-    expected = ["no-policy", "policy-on-cluster1", "policy-on-both", "cluster-restricted-on-cluster2"]
+    expected = [
+        "no-policy",
+        "policy-on-cluster1",
+        "policy-on-both",
+        "cluster-restricted-on-cluster2",
+    ]
     assert all(steps == expected for steps in order.values()), order

@@ -18,8 +18,11 @@ from pytest_clustermesh.verdicts import Outcome
 from ..meshworld import ccnp, cnp, knp, mesh, probe, world
 
 ALLOWED, DROPPED, L7, REFUSED = (
-    Outcome.ALLOWED, Outcome.DROPPED, Outcome.L7_DENIED, Outcome.REFUSED,
-)  # fmt: skip
+    Outcome.ALLOWED,
+    Outcome.DROPPED,
+    Outcome.L7_DENIED,
+    Outcome.REFUSED,
+)
 ALL_VERSIONS = ("1.16", "1.17", "1.18", "1.19", "1.20")
 
 FROM_FE = {"fromEndpoints": [{"matchLabels": {"app": "frontend"}}]}
@@ -46,130 +49,492 @@ def be_ingress(*rules: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 ROWS = [
     # -- scenario facts of cilium-semantics.md ------------------------------------------------
-    Row("SF1: fromEndpoints matches remote pods before 1.19 (option absent or off)",
+    Row(
+        "SF1: fromEndpoints matches remote pods before 1.19 (option absent or off)",
         {"c1": [be_ingress({**FROM_FE, **TO_8080})], "c2": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe", "c1/be", ALLOWED, versions=("1.16", "1.17", "1.18")),
-    Row("SF1: from 1.19 policy-default-local-cluster is on: remote pods no longer match",
+        "c2/fe",
+        "c1/be",
+        ALLOWED,
+        versions=("1.16", "1.17", "1.18"),
+    ),
+    Row(
+        "SF1: from 1.19 policy-default-local-cluster is on: remote pods no longer match",
         {"c1": [be_ingress({**FROM_FE, **TO_8080})], "c2": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe", "c1/be", DROPPED, versions=("1.19", "1.20")),
-    Row("SF1: 1.19 with policy-default-local-cluster=false keeps the old behaviour",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]}, "c2/fe", "c1/be", ALLOWED,
-        versions=("1.19", "1.20"), options={"policy-default-local-cluster": "false"}),
-    Row("SF1: 1.18 with policy-default-local-cluster=true restricts to the local cluster",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]}, "c2/fe", "c1/be", DROPPED,
-        versions=("1.18",), options={"policy-default-local-cluster": "true"}),
-    Row("SF2: naming the cluster in the selector admits that cluster in every version",
-        {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {
-            "app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}], **TO_8080})]},
-        "c2/fe", "c1/be", ALLOWED),
-    Row("SF2: ... and excludes the local cluster",
-        {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {
-            "app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}], **TO_8080})]},
-        "c1/fe", "c1/be", DROPPED),
-    Row("SF2: cluster Exists admits every cluster even with the option on",
-        {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {"app": "frontend"},
-            "matchExpressions": [{"key": "io.cilium.k8s.policy.cluster",
-                                  "operator": "Exists"}]}], **TO_8080})]},
-        "c2/fe", "c1/be", ALLOWED, versions=("1.19", "1.20")),
-    Row("SF3: a CNP peer without namespace means the policy's namespace, in every cluster",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]}, "c1/fe-other", "c1/be", DROPPED),
-    Row("SF4: toEntities cluster covers local pods",
-        {"c1": [cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}},
-                     "egress": [{"toEntities": ["cluster"]}]})]}, "c1/fe", "c1/be", ALLOWED),
-    Row("SF4: toEntities cluster excludes pods of other clusters (egress drop)",
-        {"c1": [cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}},
-                     "egress": [{"toEntities": ["cluster"]}]})]}, "c1/fe", "c2/be", DROPPED),
-    Row("SF5: toEntities cluster-mesh reaches other clusters on 1.20",
-        {"c1": [cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}},
-                     "egress": [{"toEntities": ["cluster-mesh"]}]})]}, "c1/fe", "c2/be",
-        ALLOWED, versions=("1.20",)),
-    Row("SF5: toEntities all reaches everything",
-        {"c1": [cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}},
-                     "egress": [{"toEntities": ["all"]}]})]}, "c1/fe", "c2/be", ALLOWED),
-    Row("SF6: CNP ingress [{}] is default deny with nothing allowed",
-        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", DROPPED),
-    Row("SF6: KNP ingress [{}] allows everything, other clusters included",
-        {"c1": [knp({"podSelector": BE, "ingress": [{}]})]}, "c2/tester", "c1/be", ALLOWED),
-    Row("SF7: a toPorts-only rule is wildcard L3 on that port, any cluster",
-        {"c1": [be_ingress(TO_8080)]}, "c2/fe-other", "c1/be", ALLOWED),
-    Row("SF7: ... and other ports stay denied",
-        {"c1": [be_ingress(TO_8080)]}, "c2/fe-other", "c1/be", DROPPED, port=80),
-    Row("SF8: an ingressDeny wins over the allow on its port",
+        "c2/fe",
+        "c1/be",
+        DROPPED,
+        versions=("1.19", "1.20"),
+    ),
+    Row(
+        "SF1: 1.19 with policy-default-local-cluster=false keeps the old behaviour",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
+        "c2/fe",
+        "c1/be",
+        ALLOWED,
+        versions=("1.19", "1.20"),
+        options={"policy-default-local-cluster": "false"},
+    ),
+    Row(
+        "SF1: 1.18 with policy-default-local-cluster=true restricts to the local cluster",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
+        "c2/fe",
+        "c1/be",
+        DROPPED,
+        versions=("1.18",),
+        options={"policy-default-local-cluster": "true"},
+    ),
+    Row(
+        "SF2: naming the cluster in the selector admits that cluster in every version",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        "fromEndpoints": [
+                            {
+                                "matchLabels": {
+                                    "app": "frontend",
+                                    "io.cilium.k8s.policy.cluster": "c2",
+                                }
+                            }
+                        ],
+                        **TO_8080,
+                    }
+                )
+            ]
+        },
+        "c2/fe",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF2: ... and excludes the local cluster",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        "fromEndpoints": [
+                            {
+                                "matchLabels": {
+                                    "app": "frontend",
+                                    "io.cilium.k8s.policy.cluster": "c2",
+                                }
+                            }
+                        ],
+                        **TO_8080,
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "SF2: cluster Exists admits every cluster even with the option on",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        "fromEndpoints": [
+                            {
+                                "matchLabels": {"app": "frontend"},
+                                "matchExpressions": [
+                                    {"key": "io.cilium.k8s.policy.cluster", "operator": "Exists"}
+                                ],
+                            }
+                        ],
+                        **TO_8080,
+                    }
+                )
+            ]
+        },
+        "c2/fe",
+        "c1/be",
+        ALLOWED,
+        versions=("1.19", "1.20"),
+    ),
+    Row(
+        "SF3: a CNP peer without namespace means the policy's namespace, in every cluster",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
+        "c1/fe-other",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "SF4: toEntities cluster covers local pods",
+        {
+            "c1": [
+                cnp(
+                    {
+                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
+                        "egress": [{"toEntities": ["cluster"]}],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF4: toEntities cluster excludes pods of other clusters (egress drop)",
+        {
+            "c1": [
+                cnp(
+                    {
+                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
+                        "egress": [{"toEntities": ["cluster"]}],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c2/be",
+        DROPPED,
+    ),
+    Row(
+        "SF5: toEntities cluster-mesh reaches other clusters on 1.20",
+        {
+            "c1": [
+                cnp(
+                    {
+                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
+                        "egress": [{"toEntities": ["cluster-mesh"]}],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c2/be",
+        ALLOWED,
+        versions=("1.20",),
+    ),
+    Row(
+        "SF5: toEntities all reaches everything",
+        {
+            "c1": [
+                cnp(
+                    {
+                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
+                        "egress": [{"toEntities": ["all"]}],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c2/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF6: CNP ingress [{}] is default deny with nothing allowed",
+        {"c1": [be_ingress({})]},
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "SF6: KNP ingress [{}] allows everything, other clusters included",
+        {"c1": [knp({"podSelector": BE, "ingress": [{}]})]},
+        "c2/tester",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF7: a toPorts-only rule is wildcard L3 on that port, any cluster",
+        {"c1": [be_ingress(TO_8080)]},
+        "c2/fe-other",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF7: ... and other ports stay denied",
+        {"c1": [be_ingress(TO_8080)]},
+        "c2/fe-other",
+        "c1/be",
+        DROPPED,
+        port=80,
+    ),
+    Row(
+        "SF8: an ingressDeny wins over the allow on its port",
         {"c1": [be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])]},
-        "c1/fe", "c1/be", DROPPED),
-    Row("SF8: ... other ports stay allowed",
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "SF8: ... other ports stay allowed",
         {"c1": [be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])]},
-        "c1/fe", "c1/be", ALLOWED, port=80),
-    Row("SF8: deny wins across policies: a KNP allow cannot beat a CCNP deny",
-        {"c1": [knp({"podSelector": BE, "ingress": [{}]}),
-                ccnp({"endpointSelector": BE, "ingressDeny": [{"fromEntities": ["all"]}]})]},
-        "c1/fe", "c1/be", DROPPED),
-    Row("SF9: enableDefaultDeny.ingress false: unlisted peers stay allowed (1.16+)",
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+        port=80,
+    ),
+    Row(
+        "SF8: deny wins across policies: a KNP allow cannot beat a CCNP deny",
+        {
+            "c1": [
+                knp({"podSelector": BE, "ingress": [{}]}),
+                ccnp({"endpointSelector": BE, "ingressDeny": [{"fromEntities": ["all"]}]}),
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "SF9: enableDefaultDeny.ingress false: unlisted peers stay allowed (1.16+)",
         {"c1": [be_ingress({**FROM_FE}, enableDefaultDeny={"ingress": False})]},
-        "c1/tester", "c1/be", ALLOWED),
-    Row("SF10: L7 GET /public allowed",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
-            "rules": {"http": [{"method": "GET", "path": "/public"}]}}]})]},
-        "c1/fe", "c1/be", ALLOWED, http=("GET", "/public")),
-    Row("SF10: L7 GET /private answered 403",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
-            "rules": {"http": [{"method": "GET", "path": "/public"}]}}]})]},
-        "c1/fe", "c1/be", L7, http=("GET", "/private")),
-    Row("SF10: a peer not allowed at L3 is dropped, not 403",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
-            "rules": {"http": [{"method": "GET", "path": "/public"}]}}]})]},
-        "c1/tester", "c1/be", DROPPED, http=("GET", "/private")),
-    Row("SF14: KNP namespaceSelector {} admits other clusters up to 1.18",
+        "c1/tester",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "SF10: L7 GET /public allowed",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {
+                                "ports": [{"port": "8080"}],
+                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
+                            }
+                        ],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+        http=("GET", "/public"),
+    ),
+    Row(
+        "SF10: L7 GET /private answered 403",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {
+                                "ports": [{"port": "8080"}],
+                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
+                            }
+                        ],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        L7,
+        http=("GET", "/private"),
+    ),
+    Row(
+        "SF10: a peer not allowed at L3 is dropped, not 403",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {
+                                "ports": [{"port": "8080"}],
+                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
+                            }
+                        ],
+                    }
+                )
+            ]
+        },
+        "c1/tester",
+        "c1/be",
+        DROPPED,
+        http=("GET", "/private"),
+    ),
+    Row(
+        "SF14: KNP namespaceSelector {} admits other clusters up to 1.18",
         {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"namespaceSelector": {}}]}]})]},
-        "c2/fe-other", "c1/be", ALLOWED, versions=("1.16", "1.17", "1.18")),
-    Row("SF14: ... and only the local cluster from 1.19",
+        "c2/fe-other",
+        "c1/be",
+        ALLOWED,
+        versions=("1.16", "1.17", "1.18"),
+    ),
+    Row(
+        "SF14: ... and only the local cluster from 1.19",
         {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"namespaceSelector": {}}]}]})]},
-        "c2/fe-other", "c1/be", DROPPED, versions=("1.19", "1.20")),
-    Row("SF15: namespace labels cross namespaces in a CNP since 1.16",
-        {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {
-            "io.cilium.k8s.namespace.labels.team": "b"}}]})]},
-        "c1/fe-other", "c1/be", ALLOWED),
+        "c2/fe-other",
+        "c1/be",
+        DROPPED,
+        versions=("1.19", "1.20"),
+    ),
+    Row(
+        "SF15: namespace labels cross namespaces in a CNP since 1.16",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        "fromEndpoints": [
+                            {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "b"}}
+                        ]
+                    }
+                )
+            ]
+        },
+        "c1/fe-other",
+        "c1/be",
+        ALLOWED,
+    ),
     # -- section rules -------------------------------------------------------------------------
-    Row("s8: a policy acts only in the cluster where it is applied",
-        {"c1": [be_ingress({})]}, "c1/fe", "c2/be", ALLOWED),
-    Row("s8: cross-cluster traffic needs the source cluster's egress allow too",
-        {"c1": [cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}},
-                     "egress": [{"toEndpoints": [{"matchLabels": {"app": "echo"}}]}]})]},
-        "c1/fe", "c2/be", DROPPED),
-    Row("s3: enforcement mode always denies endpoints no policy selects",
-        {}, "c1/fe", "c1/be", DROPPED, options={"enable-policy": "always"}),
-    Row("s3: enforcement mode never ignores policies",
-        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", ALLOWED, options={"enable-policy": "never"}),
-    Row("s3: audit mode lets would-be drops through",
-        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", ALLOWED,
-        options={"policy-audit-mode": "true"}),
-    Row("Q1: an ingressDeny-only rule puts the endpoint into default deny",
+    Row(
+        "s8: a policy acts only in the cluster where it is applied",
+        {"c1": [be_ingress({})]},
+        "c1/fe",
+        "c2/be",
+        ALLOWED,
+    ),
+    Row(
+        "s8: cross-cluster traffic needs the source cluster's egress allow too",
+        {
+            "c1": [
+                cnp(
+                    {
+                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
+                        "egress": [{"toEndpoints": [{"matchLabels": {"app": "echo"}}]}],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c2/be",
+        DROPPED,
+    ),
+    Row(
+        "s3: enforcement mode always denies endpoints no policy selects",
+        {},
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+        options={"enable-policy": "always"},
+    ),
+    Row(
+        "s3: enforcement mode never ignores policies",
+        {"c1": [be_ingress({})]},
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+        options={"enable-policy": "never"},
+    ),
+    Row(
+        "s3: audit mode lets would-be drops through",
+        {"c1": [be_ingress({})]},
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+        options={"policy-audit-mode": "true"},
+    ),
+    Row(
+        "Q1: an ingressDeny-only rule puts the endpoint into default deny",
         {"c1": [be_ingress(ingressDeny=[{"fromEntities": ["world"]}])]},
-        "c1/fe", "c1/be", DROPPED),
-    Row("Q4: an L4-only allow on the same port admits every HTTP request",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080}, {**FROM_FE, "toPorts": [{"ports": [
-            {"port": "8080"}], "rules": {"http": [{"path": "/public"}]}}]})]},
-        "c1/fe", "c1/be", ALLOWED, http=("GET", "/private")),
-    Row("Q3: HTTP paths match whole, not as a substring",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
-            "rules": {"http": [{"path": "/pub"}]}}]})]},
-        "c1/fe", "c1/be", L7, http=("GET", "/public")),
-    Row("s5: endPort ranges cover the whole range",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
-            {"port": "8000", "endPort": 8090, "protocol": "TCP"}]}]})]},
-        "c1/fe", "c1/be", ALLOWED),
-    Row("s5: a port allowed for UDP only does not admit TCP",
-        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
-            {"port": "8080", "protocol": "UDP"}]}]})]},
-        "c1/fe", "c1/be", DROPPED),
-    Row("s4: CIDR rules never match pods",
-        {"c1": [be_ingress({"fromCIDR": ["0.0.0.0/0"]})]}, "c1/fe", "c1/be", DROPPED),
-    Row("s1: a CCNP peer without namespace matches every namespace",
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "Q4: an L4-only allow on the same port admits every HTTP request",
+        {
+            "c1": [
+                be_ingress(
+                    {**FROM_FE, **TO_8080},
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/public"}]}}
+                        ],
+                    },
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+        http=("GET", "/private"),
+    ),
+    Row(
+        "Q3: HTTP paths match whole, not as a substring",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/pub"}]}}
+                        ],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        L7,
+        http=("GET", "/public"),
+    ),
+    Row(
+        "s5: endPort ranges cover the whole range",
+        {
+            "c1": [
+                be_ingress(
+                    {
+                        **FROM_FE,
+                        "toPorts": [
+                            {"ports": [{"port": "8000", "endPort": 8090, "protocol": "TCP"}]}
+                        ],
+                    }
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "s5: a port allowed for UDP only does not admit TCP",
+        {
+            "c1": [
+                be_ingress(
+                    {**FROM_FE, "toPorts": [{"ports": [{"port": "8080", "protocol": "UDP"}]}]}
+                )
+            ]
+        },
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "s4: CIDR rules never match pods",
+        {"c1": [be_ingress({"fromCIDR": ["0.0.0.0/0"]})]},
+        "c1/fe",
+        "c1/be",
+        DROPPED,
+    ),
+    Row(
+        "s1: a CCNP peer without namespace matches every namespace",
         {"c1": [ccnp({"endpointSelector": BE, "ingress": [FROM_FE]})]},
-        "c1/fe-other", "c1/be", ALLOWED),
-    Row("s8: an allowed port where nothing listens is refused, not dropped",
-        {}, "c1/fe", "c1/be", REFUSED, port=9999),
-]  # fmt: skip
+        "c1/fe-other",
+        "c1/be",
+        ALLOWED,
+    ),
+    Row(
+        "s8: an allowed port where nothing listens is refused, not dropped",
+        {},
+        "c1/fe",
+        "c1/be",
+        REFUSED,
+        port=9999,
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -194,16 +559,33 @@ def test_explanation_names_the_deciding_rule() -> None:
 @pytest.mark.parametrize(
     ("spec", "version", "message"),
     [
-        ({"endpointSelector": BE, "egress": [{"toEntities": ["cluster-mesh"]}]}, "1.19",
-         "entity 'cluster-mesh' needs Cilium 1.20"),
+        (
+            {"endpointSelector": BE, "egress": [{"toEntities": ["cluster-mesh"]}]},
+            "1.19",
+            "entity 'cluster-mesh' needs Cilium 1.20",
+        ),
         ({"endpointSelector": BE}, "1.17", "rule must have at least one of"),
-        ({"endpointSelector": BE, "ingress": [{"fromEndpoint": []}]}, "1.19",
-         "unknown field 'fromEndpoint'"),
-        ({"endpointSelector": BE, "ingressDeny": [{**FROM_FE, "toPorts": [{"ports": [
-            {"port": "80"}], "rules": {"http": [{}]}}]}]}, "1.19", "deny rules do not support L7"),
-        ({"endpointSelector": BE, "ingress": [FROM_FE], "enableDefaultDeny": {"ingress": False}},
-         "1.15", "enableDefaultDeny needs Cilium 1.16"),
-    ],  # fmt: skip
+        (
+            {"endpointSelector": BE, "ingress": [{"fromEndpoint": []}]},
+            "1.19",
+            "unknown field 'fromEndpoint'",
+        ),
+        (
+            {
+                "endpointSelector": BE,
+                "ingressDeny": [
+                    {**FROM_FE, "toPorts": [{"ports": [{"port": "80"}], "rules": {"http": [{}]}}]}
+                ],
+            },
+            "1.19",
+            "deny rules do not support L7",
+        ),
+        (
+            {"endpointSelector": BE, "ingress": [FROM_FE], "enableDefaultDeny": {"ingress": False}},
+            "1.15",
+            "enableDefaultDeny needs Cilium 1.16",
+        ),
+    ],
     ids=["cluster-mesh-before-1.20", "no-sections-1.17", "typo", "l7-in-deny", "edd-1.15"],
 )
 def test_policies_a_version_rejects_are_errors(
@@ -232,11 +614,21 @@ GLOBAL = {"service.cilium.io/global": "true"}
         ({**GLOBAL, "service.cilium.io/affinity": "remote"}, {}, "c1/fe", {"c2"}),
         ({**GLOBAL, "service.cilium.io/affinity": "local"}, {"c1": 0}, "c1/fe", {"c2"}),
         ({}, {}, "c1/fe", {"c1"}),
-        ({"io.cilium/global-service": "true", "io.cilium/service-affinity": "local"}, {},
-         "c2/fe", {"c2"}),
-    ],  # fmt: skip
-    ids=["global-both", "affinity-local", "affinity-remote", "local-failover",
-         "not-global-local-only", "old-annotation-names"],  # fmt: skip
+        (
+            {"io.cilium/global-service": "true", "io.cilium/service-affinity": "local"},
+            {},
+            "c2/fe",
+            {"c2"},
+        ),
+    ],
+    ids=[
+        "global-both",
+        "affinity-local",
+        "affinity-remote",
+        "local-failover",
+        "not-global-local-only",
+        "old-annotation-names",
+    ],
 )
 def test_global_service_backends(
     annotations: dict[str, str], replicas: dict[str, int], source: str, served: set[str]
@@ -268,10 +660,12 @@ def test_a_service_without_backends_is_refused() -> None:
 def test_a_load_balancer_choice_that_changes_the_verdict_is_an_error_not_a_verdict() -> None:
     deployment = world(GLOBAL)
     sim, _ = mesh(
-        "1.19", deployment=deployment,
-        policies={"c2": [cnp({"endpointSelector": {"matchLabels": {"app": "echo"}},
-                              "ingress": [{}]})]},
-    )  # fmt: skip
+        "1.19",
+        deployment=deployment,
+        policies={
+            "c2": [cnp({"endpointSelector": {"matchLabels": {"app": "echo"}}, "ingress": [{}]})]
+        },
+    )
     result = probe(sim, deployment, "c1/fe", "service/echo", 80)
     assert result.outcome is Outcome.PROBE_ERROR
     assert "depends on which backend" in result.detail
