@@ -99,7 +99,7 @@ class ScenarioItem(pytest.Function):
                 case.step.name,
                 probe.source_cluster,
                 probe.source,
-                case.verdict.value,
+                case.verdict_text,
                 target_name,
                 target_cluster or "service",
             }
@@ -112,7 +112,7 @@ class ScenarioItem(pytest.Function):
                 target=str(target),
                 source_cluster=probe.source_cluster,
                 target_cluster=target_cluster,
-                verdict=case.verdict.value,
+                verdict=case.verdict_text,
             )
         )
         if case.xfail:
@@ -128,7 +128,7 @@ class ScenarioItem(pytest.Function):
         self.user_properties += [
             ("scenario", self.scenario.name),
             ("step", self.case.step.name),
-            ("expected", self.case.verdict.value),
+            ("expected", report.expected.value),
             ("observed", report.result.outcome.value),
             ("attempts", report.result.attempts),
         ]

@@ -58,6 +58,8 @@ class CaseReport:
     """Everything known about one case after it ran."""
 
     case: Case
+    expected: Verdict
+    """The case's verdict, or for a matrix cell the one the model predicted."""
     result: ProbeResult
     """Observed, served_by in logical cluster names."""
     prediction: ProbeResult | None
@@ -180,17 +182,36 @@ class ScenarioRun:
         return dataclasses.replace(result, served_by=served)
 
     def check(self, case: Case) -> CaseReport:
-        """Reconcile to the case's step, probe, and judge against the expectation."""
+        """Reconcile to the case's step, probe, and judge against the expectation.
+
+        A matrix cell expects what the model predicts; when the model cannot predict (the
+        outcome depends on the load balancer, say), that is the case's failure.
+        """
         self.prepare(case.step)
         probe = self.bind_probe(case.probe)
+        oracle = self.session.oracle
+        prediction = self.to_logical(oracle.predict(self.deployment, probe))
+        expected = case.verdict
+        if expected is None:
+            if prediction.outcome.is_error:
+                message = f"{case.probe} in step {case.step.name}: the model cannot predict it: "
+                message += prediction.detail
+                return CaseReport(case, Verdict.ALLOW, prediction, prediction, False, message,
+                                  self.facts())  # fmt: skip
+            expected = Verdict.of(prediction.outcome)
+        probe = dataclasses.replace(probe, expect=expected)
         (observed,) = self.backend.probe(self.deployment, [probe])
         observed = self.to_logical(observed)
-        prediction = None
-        if self.session.oracle is not self.backend:
-            prediction = self.to_logical(self.session.oracle.predict(self.deployment, probe))
-        passed, problem = judge(case, observed)
-        message = "" if passed else describe_failure(case, observed, prediction, problem)
-        return CaseReport(case, observed, prediction, passed, message, self.facts())
+        own = oracle is not self.backend
+        passed, problem = judge(expected, case.served_by, observed)
+        message = ""
+        if not passed:
+            message = describe_failure(
+                case, expected, observed, prediction if own else None, problem
+            )
+        return CaseReport(
+            case, expected, observed, prediction if own else None, passed, message, self.facts()
+        )
 
     def teardown(self) -> None:
         if self._deployed:
@@ -201,28 +222,33 @@ class ScenarioRun:
             self.backend.teardown(self.deployment)
 
 
-def judge(case: Case, observed: ProbeResult) -> tuple[bool, str]:
-    """Whether ``observed`` satisfies the case, and if not, in one phrase why."""
+def judge(
+    expected: Verdict, served_by: frozenset[str] | None, observed: ProbeResult
+) -> tuple[bool, str]:
+    """Whether ``observed`` satisfies the expectation, and if not, in one phrase why."""
     if observed.outcome.is_error:
         return False, f"the probe could not run ({observed.outcome.value}), which proves nothing"
-    if not case.verdict.accepts(observed.outcome):
-        return False, f"expected {case.verdict.value}, observed {observed.outcome.value}"
-    if case.served_by is not None and not (
-        observed.served_by and observed.served_by <= case.served_by
-    ):
+    if not expected.accepts(observed.outcome):
+        return False, f"expected {expected.value}, observed {observed.outcome.value}"
+    if served_by is not None and not (observed.served_by and observed.served_by <= served_by):
         got = ", ".join(sorted(observed.served_by)) or "nobody"
-        want = " or ".join(sorted(case.served_by))
+        want = " or ".join(sorted(served_by))
         return False, f"expected an answer from {want}, answered by {got}"
     return True, ""
 
 
 def describe_failure(
-    case: Case, observed: ProbeResult, prediction: ProbeResult | None, problem: str
+    case: Case,
+    expected: Verdict,
+    observed: ProbeResult,
+    prediction: ProbeResult | None,
+    problem: str,
 ) -> str:
     probe = case.probe
+    source = " (the model's prediction)" if case.verdict is None else ""
     lines = [
         f"{probe} in step {case.step.name}: {problem}",
-        f"  expected: {case.verdict.value}"
+        f"  expected: {expected.value}{source}"
         + (f", served by {' or '.join(sorted(case.served_by))}" if case.served_by else ""),
         f"  observed: {_result_text(observed)}",
     ]
@@ -249,10 +275,6 @@ def _result_text(result: ProbeResult) -> str:
     if result.attempts > 1:
         text += f" after {result.attempts} attempts"
     return text
-
-
-def expected_outcome_text(verdict: Verdict) -> str:
-    return verdict.value
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """A small two-cluster world for model tests: the setup of cilium-semantics.md's facts.
 
-Clusters ``c1`` and ``c2`` each run, in namespace ``demo`` (labels ``team=a``): ``fe`` (app=frontend),
-``tester`` (app=test), ``be`` (app=backend, listening on 8080 and 80); in namespace ``other``
-(labels ``team=b``): ``fe-other`` (app=frontend). ``echo`` serves port 80 behind Service ``echo``.
+Clusters ``c1`` and ``c2`` each run, in namespace ``demo`` (labels ``team=a``): ``fe``
+(app=frontend), ``tester`` (app=test), ``be`` (app=backend, listening on 8080 and 80); in
+namespace ``other`` (labels ``team=b``): ``fe-other`` (app=frontend). ``echo`` serves port 80
+behind Service ``echo``.
 """
 
 from __future__ import annotations

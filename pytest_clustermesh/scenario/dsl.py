@@ -117,6 +117,15 @@ class ExpectationModel(_Strict):
     xfail: str | None = Field(None, description="a known gap: expected to fail, strictly")
 
 
+class MatrixModel(_Strict):
+    """Every client-to-server pair of a step, each expected to get what the model predicts."""
+
+    source: str = Field("*/*", alias="from", description="clients, as in an expectation")
+    to: str | list[str] = Field("*/*", description="servers or service/<name>, one or a list")
+    port: PortNumber | None = Field(None, description="default: each server's first port")
+    protocol: L4Protocol | None = None
+
+
 class StepModel(_Strict):
     """A declarative state (which policies are in force where) and what must hold in it."""
 
@@ -126,7 +135,18 @@ class StepModel(_Strict):
         default_factory=dict,
         description="cluster (or `*` for all) -> policy files or names of `policies`",
     )
-    expect: list[ExpectationModel] = Field(min_length=1)
+    matrix: MatrixModel | None = Field(
+        None, description="probe every pair; expectations come from the model unless pinned"
+    )
+    expect: list[ExpectationModel] = Field(
+        default_factory=list, description="pinned expectations (they override matrix cells)"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> StepModel:
+        if not self.expect and self.matrix is None:
+            raise ValueError("a step needs expect, matrix, or both")
+        return self
 
 
 class ScenarioModel(_Strict):

@@ -262,6 +262,38 @@ class _Loader:
     def cases(
         self, model: dsl.ScenarioModel, step: Step, raw: dsl.StepModel, index: int
     ) -> Iterator[Case]:
+        """The step's cases: matrix cells first, each replaced by a pinned expectation of the
+        same probe where there is one, then the other pinned expectations."""
+        cells = {case.name: case for case in self.matrix_cases(model, step, raw, index)}
+        pinned = []
+        for case in self.expectation_cases(model, step, raw, index):
+            if case.name in cells:
+                cells[case.name] = case
+            else:
+                pinned.append(case)
+        yield from cells.values()
+        yield from pinned
+
+    def matrix_cases(
+        self, model: dsl.ScenarioModel, step: Step, raw: dsl.StepModel, index: int
+    ) -> Iterator[Case]:
+        matrix = raw.matrix
+        if matrix is None:
+            return
+        where = ("steps", index, "matrix")
+        line = line_of(self.data, where)
+        sources = self.sources(model, matrix.source, where)
+        targets = [matrix.to] if isinstance(matrix.to, str) else matrix.to
+        for text in targets:
+            for target, owner in self.targets(model, text, where):
+                port, protocol = self.port(model, owner, matrix.port, matrix.protocol, None, where)
+                for cluster, source in sources:
+                    probe = Probe(cluster, source, target, port, protocol)
+                    yield Case(step, probe, None, line=line)
+
+    def expectation_cases(
+        self, model: dsl.ScenarioModel, step: Step, raw: dsl.StepModel, index: int
+    ) -> Iterator[Case]:
         for number, expect in enumerate(raw.expect):
             where = ("steps", index, "expect", number)
             line = line_of(self.data, where)
@@ -272,7 +304,9 @@ class _Loader:
             for target, owner in self.targets(model, expect.to, where):
                 if served is not None and not isinstance(target, ServiceTarget):
                     raise self.error("served_by applies to service/<name> targets", *where)
-                port, protocol = self.port(model, owner, expect, where)
+                port, protocol = self.port(
+                    model, owner, expect.port, expect.protocol, expect.http, where
+                )
                 for cluster, source in sources:
                     probe = Probe(
                         cluster,
@@ -394,14 +428,16 @@ class _Loader:
         self,
         model: dsl.ScenarioModel,
         owner: str,
-        expect: dsl.ExpectationModel,
+        port: int | None,
+        protocol: str | None,
+        http: dsl.HttpModel | None,
         where: tuple[Any, ...],
     ) -> tuple[int, Any]:
         ports = model.workloads[owner].port_list()
-        port = expect.port if expect.port is not None else ports[0].port
+        port = port if port is not None else ports[0].port
         declared = next((p.protocol for p in ports if p.port == port), "TCP")
-        protocol = expect.protocol or declared
-        if expect.http is not None and protocol != "TCP":
+        protocol = protocol or declared
+        if http is not None and protocol != "TCP":
             raise self.error("http applies to TCP probes", *where, "http")
         return port, protocol
 

@@ -41,11 +41,16 @@ class Case:
 
     step: Step
     probe: Probe
-    verdict: Verdict
+    verdict: Verdict | None
+    """``None``: a matrix cell, expected to get what the model predicts."""
     served_by: frozenset[str] | None = None
     when: Condition | None = None
     xfail: str | None = None
     line: int | None = None
+
+    @property
+    def verdict_text(self) -> str:
+        return self.verdict.value if self.verdict else "model"
 
     @property
     def name(self) -> str:
