@@ -4,16 +4,23 @@ Cross-cluster traffic needs the source cluster's egress allow AND the destinatio
 ingress allow, each evaluated by its own agent with its own options (cilium-semantics.md s8).
 Within a direction, deny rules win over allow rules whatever kind of policy holds them
 (security/policy/deny.rst); an endpoint no rule puts into default deny lets everything in.
+
+Evaluation goes through a :class:`PolicyIndex`, built once per :class:`ClusterPolicy`, that
+works the way Cilium's policy maps do: a verdict depends only on which rules select the local
+identity and which rule peers select the remote one, so it is computed once per such pair and
+shared by every pod carrying those identities. The explanation is rendered on demand from a
+compact verdict, so bulk callers (:mod:`.matrix`) never build strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
+from typing import Any
 
 from ..verdicts import Outcome
-from .labels import Identity
-from .rules import Direction, Entry, PortRule, Rule
+from .labels import Identity, Requirement
+from .rules import Direction, Entry, HttpRule, Peer, PortRule, Rule
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,21 @@ class ClusterPolicy:
     """``enable-policy``: default, always or never."""
     audit: bool = False
     """``policy-audit-mode``: would-be drops are logged and let through."""
+
+    @cached_property
+    def index(self) -> PolicyIndex:
+        """The lookup tables and verdict caches of this policy state, built on first use.
+
+        Kept on the instance, not in a global cache keyed by the policy, because hashing a
+        policy hashes every rule: that cost was paid on every lookup before.
+        """
+        return PolicyIndex(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The index is a cache: rebuilt after unpickling rather than carried along.
+        state = dict(self.__dict__)
+        state.pop("index", None)
+        return state
 
 
 @dataclass(frozen=True)
@@ -47,94 +69,7 @@ def decide_direction(
     cluster: ClusterPolicy, direction: Direction, local: Identity, peer: Identity, flow: Flow
 ) -> Decision:
     """The verdict of ``cluster``'s agent for traffic of ``local`` to/from ``peer``."""
-    return _decide_cached(cluster, direction, local, peer, flow)
-
-
-@lru_cache(maxsize=1 << 16)
-def _decide_cached(
-    cluster: ClusterPolicy, direction: Direction, local: Identity, peer: Identity, flow: Flow
-) -> Decision:
-    # Cached per identity pair, as Cilium's policy maps are: pods sharing labels share verdicts.
-    where = f"{direction} at {cluster.cluster_name}"
-    if cluster.enforcement == "never":
-        return Decision(Outcome.ALLOWED, (f"{where}: enforcement mode never",))
-    selecting = [rule for rule in cluster.rules if rule.selects(local)]
-    decision = _evaluate(cluster, direction, selecting, local, peer, flow, where)
-    # Audit mode forwards L3/L4 drops, explicit denies included; the L7 proxy still answers
-    # 403 (docs/cilium-notes.md, question 8).
-    if decision.outcome is Outcome.DROPPED and cluster.audit:
-        return Decision(
-            Outcome.ALLOWED, (*decision.reasons, f"{where}: policy-audit-mode lets it through")
-        )
-    return decision
-
-
-def _evaluate(
-    cluster: ClusterPolicy,
-    direction: Direction,
-    selecting: list[Rule],
-    local: Identity,
-    peer: Identity,
-    flow: Flow,
-    where: str,
-) -> Decision:
-    for rule in selecting:
-        for entry in rule.entries_for(direction):
-            if entry.deny and _admits(entry, peer, cluster.cluster_name, flow):
-                return Decision(Outcome.DROPPED, (f"{where}: denied by {entry.origin}",))
-    enforcing = [rule.origin for rule in selecting if direction in rule.default_deny]
-    allows = [
-        (entry, port_rule)
-        for rule in selecting
-        for entry in rule.entries_for(direction)
-        if not entry.deny
-        for port_rule in [_admits(entry, peer, cluster.cluster_name, flow)]
-        if port_rule is not None
-    ]
-    if not allows:
-        if cluster.enforcement == "always":
-            return Decision(Outcome.DROPPED, (f"{where}: enforcement mode always, no rule allows",))
-        if enforcing:
-            return Decision(
-                Outcome.DROPPED,
-                (
-                    f"{where}: default deny (selected by {', '.join(enforcing)}); no rule allows "
-                    f"{peer} on {flow.port}/{flow.protocol}",
-                ),
-            )
-        if selecting:
-            return Decision(
-                Outcome.ALLOWED,
-                (
-                    f"{where}: selected only by rules without default "
-                    "deny (enableDefaultDeny: false)",
-                ),
-            )
-        return Decision(Outcome.ALLOWED, (f"{where}: no policy selects the endpoint",))
-    return _l7(allows, flow, where)
-
-
-def _admits(entry: Entry, peer: Identity, local_cluster: str, flow: Flow) -> PortRule | None:
-    if entry.peer_matches(peer, local_cluster) is None:
-        return None
-    return entry.port_rule(flow.port, flow.protocol)
-
-
-def _l7(allows: list[tuple[Entry, PortRule]], flow: Flow, where: str) -> Decision:
-    """An allow without L7 rules admits every request; otherwise the proxy answers 403 to a
-    request no HTTP rule matches (security/policy/language.rst, layer7)."""
-    origins = ", ".join(sorted({entry.origin for entry, _ in allows}))
-    if any(port_rule.http is None for _, port_rule in allows):
-        return Decision(Outcome.ALLOWED, (f"{where}: allowed by {origins}",))
-    http_rules = [rule for _, port_rule in allows for rule in port_rule.http or ()]
-    for rule in http_rules:
-        if rule.matches(flow.method, flow.path):
-            return Decision(Outcome.ALLOWED, (f"{where}: HTTP {rule} allowed by {origins}",))
-    listed = "; ".join(map(str, http_rules))
-    return Decision(
-        Outcome.L7_DENIED,
-        (f"{where}: {flow.method} {flow.path} matches no HTTP rule of {origins} ({listed})",),
-    )
+    return cluster.index.decide(direction, local, peer, flow)
 
 
 def decide_flow(
@@ -144,14 +79,356 @@ def decide_flow(
     dest: Identity,
     flow: Flow,
 ) -> Decision:
-    """Egress at the source's cluster, then ingress at the destination's: both must allow."""
+    """Egress at the source's cluster and ingress at the destination's: both must allow.
+
+    Both directions are evaluated even when egress already drops, so an explanation shows what
+    each agent decides (a user fixing the egress side learns whether ingress would pass).
+    """
     egress = decide_direction(source_cluster, "egress", source, dest, flow)
-    if egress.outcome is Outcome.DROPPED:
-        return egress
     ingress = decide_direction(dest_cluster, "ingress", dest, source, flow)
-    reasons = (*egress.reasons, *ingress.reasons)
-    if ingress.outcome is Outcome.DROPPED:
-        return Decision(Outcome.DROPPED, reasons)
-    if Outcome.L7_DENIED in (egress.outcome, ingress.outcome):
-        return Decision(Outcome.L7_DENIED, reasons)
-    return Decision(Outcome.ALLOWED, reasons)
+    outcome = combine(egress.outcome, ingress.outcome)
+    return Decision(outcome, (*egress.reasons, *ingress.reasons))
+
+
+def combine(egress: Outcome, ingress: Outcome) -> Outcome:
+    """The outcome of a flow from its two direction outcomes, as :func:`decide_flow` has it."""
+    if egress is Outcome.DROPPED or ingress is Outcome.DROPPED:
+        return Outcome.DROPPED
+    if Outcome.L7_DENIED in (egress, ingress):
+        return Outcome.L7_DENIED
+    return Outcome.ALLOWED
+
+
+# ---------------------------------------------------------------------------------------------
+# the index
+
+
+# Why a direction decided as it did; a verdict keeps the kind and the ids to explain it later.
+_NEVER, _DENIED, _ALWAYS, _DEFAULT_DENY, _NO_DEFAULT_DENY, _UNSELECTED = range(6)
+_L4_ALLOWED, _HTTP_ALLOWED, _L7_DENIED = range(6, 9)
+
+#: Bounds of the per-index caches; past them a cache starts over (as the old LRU bound did).
+_DECISION_CACHE = 1 << 16
+_VERDICT_CACHE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    outcome: Outcome
+    """Final: audit mode already applied."""
+    kind: int
+    entries: tuple[int, ...] = ()
+    """The deciding deny entry, or the admitting allow entries, as entry ids."""
+    http: HttpRule | None = None
+    audited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What the rules selecting one local identity hold, per direction (index 0 ingress)."""
+
+    id: int
+    selected: bool
+    deny: tuple[tuple[int, ...], tuple[int, ...]]
+    allow: tuple[tuple[int, ...], tuple[int, ...]]
+    enforcing: tuple[tuple[str, ...], tuple[str, ...]]
+    """Origins of the selecting rules that put the direction into default deny, in order."""
+
+
+def _slot(direction: Direction) -> int:
+    return 0 if direction == "ingress" else 1
+
+
+class PolicyIndex:
+    """One cluster's rules, indexed for evaluation; verdicts cached per identity pair.
+
+    An identity is reduced, once, to the set of distinct requirements (selector terms) of the
+    cluster's rules it satisfies, as a bit mask. From that mask follow the rules selecting it as
+    a local endpoint (interned as a *selection*) and the rule peers selecting it as a remote
+    one (interned as a *peer class*). A direction's verdict is a function of (direction,
+    selection, peer class, flow) and is computed once per such key; identities that no rule
+    tells apart share it.
+    """
+
+    def __init__(self, cluster: ClusterPolicy) -> None:
+        self.cluster = cluster
+        self._requirements: dict[Requirement, int] = {}
+        self._subject_masks: list[int | None] = [
+            None if rule.subject is None else self._mask(rule.subject.requirements)
+            for rule in cluster.rules
+        ]
+        self.entries: list[Entry] = []
+        self._rule_entries: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        peer_ids: dict[Peer, int] = {}
+        self._entry_peer_masks: list[int] = []
+        for rule in cluster.rules:
+            per_direction: tuple[list[int], list[int]] = ([], [])
+            for entry in rule.entries:
+                per_direction[_slot(entry.direction)].append(len(self.entries))
+                self.entries.append(entry)
+                mask = 0
+                for peer in entry.peers:
+                    mask |= 1 << peer_ids.setdefault(peer, len(peer_ids))
+                self._entry_peer_masks.append(mask)
+            self._rule_entries.append((tuple(per_direction[0]), tuple(per_direction[1])))
+        self._peers = list(peer_ids)
+        self._peer_req_masks = [
+            self._mask(p.selector.requirements)
+            if p.kind == "endpoints" and p.selector is not None
+            else None
+            for p in self._peers
+        ]
+        self._requirement_list = list(self._requirements)
+        # identity -> interned ids
+        self._selection_of: dict[Identity, Selection] = {}
+        self._selections: dict[tuple[int, ...], Selection] = {}
+        self._class_of: dict[Identity, int] = {}
+        self._classes: dict[int, int] = {}
+        self._class_bits: list[int] = []
+        # caches
+        self._ports: dict[tuple[int, str], list[PortRule | None]] = {}
+        self._verdicts: dict[tuple[Direction, Flow], dict[tuple[int, int], _Verdict]] = {}
+        self._verdict_count = 0
+        self._decisions: dict[tuple[Direction, Identity, Identity, Flow], Decision] = {}
+
+    def _mask(self, requirements: frozenset[Requirement]) -> int:
+        mask = 0
+        for req in requirements:
+            mask |= 1 << self._requirements.setdefault(req, len(self._requirements))
+        return mask
+
+    def _identity_bits(self, identity: Identity) -> int:
+        bits = 0
+        for i, req in enumerate(self._requirement_list):
+            if req.matches(identity):
+                bits |= 1 << i
+        return bits
+
+    # -- identities ------------------------------------------------------------------------
+
+    def selection(self, local: Identity) -> Selection:
+        """The rules selecting ``local`` (as an interned selection)."""
+        found = self._selection_of.get(local)
+        if found is not None:
+            return found
+        bits = self._identity_bits(local)
+        chosen = tuple(
+            i
+            for i, mask in enumerate(self._subject_masks)
+            if mask is not None and mask & bits == mask
+        )
+        found = self._selections.get(chosen)
+        if found is None:
+            found = self._new_selection(chosen)
+            self._selections[chosen] = found
+        self._selection_of[local] = found
+        return found
+
+    def _new_selection(self, chosen: tuple[int, ...]) -> Selection:
+        rules = self.cluster.rules
+        deny: tuple[list[int], list[int]] = ([], [])
+        allow: tuple[list[int], list[int]] = ([], [])
+        enforcing: tuple[list[str], list[str]] = ([], [])
+        for i in chosen:
+            for slot, direction in ((0, "ingress"), (1, "egress")):
+                if direction in rules[i].default_deny:
+                    enforcing[slot].append(rules[i].origin)
+                for e in self._rule_entries[i][slot]:
+                    (deny if self.entries[e].deny else allow)[slot].append(e)
+        return Selection(
+            len(self._selections),
+            bool(chosen),
+            (tuple(deny[0]), tuple(deny[1])),
+            (tuple(allow[0]), tuple(allow[1])),
+            (tuple(enforcing[0]), tuple(enforcing[1])),
+        )
+
+    def peer_class(self, peer: Identity) -> int:
+        """Which rule peers select ``peer``, interned: equal classes are indistinguishable."""
+        found = self._class_of.get(peer)
+        if found is not None:
+            return found
+        bits = self._identity_bits(peer)
+        peer_bits = 0
+        name = self.cluster.cluster_name
+        for i, (candidate, mask) in enumerate(zip(self._peers, self._peer_req_masks, strict=True)):
+            if mask is None:
+                if candidate.kind != "endpoints" and candidate.matches(peer, name):
+                    peer_bits |= 1 << i
+            elif mask & bits == mask:
+                peer_bits |= 1 << i
+        found = self._classes.setdefault(peer_bits, len(self._classes))
+        if found == len(self._class_bits):
+            self._class_bits.append(peer_bits)
+        self._class_of[peer] = found
+        return found
+
+    # -- verdicts --------------------------------------------------------------------------
+
+    def outcome(self, direction: Direction, local: Identity, peer: Identity, flow: Flow) -> Outcome:
+        """The outcome alone, without the explanation."""
+        return self.verdict(direction, self.selection(local), self.peer_class(peer), flow).outcome
+
+    def outcomes(
+        self, direction: Direction, selection: Selection, classes: list[int], flow: Flow
+    ) -> list[Outcome]:
+        """Outcomes for one local selection against many peer classes (the matrix's row)."""
+        memo = self._memo(direction, flow)
+        out = []
+        for cls in classes:
+            found = memo.get((selection.id, cls))
+            if found is None:
+                found = self.verdict(direction, selection, cls, flow)
+            out.append(found.outcome)
+        return out
+
+    @property
+    def verdicts_computed(self) -> int:
+        """How many (direction, selection, peer class, flow) verdicts were evaluated."""
+        return self._verdict_count
+
+    def _memo(self, direction: Direction, flow: Flow) -> dict[tuple[int, int], _Verdict]:
+        memo = self._verdicts.get((direction, flow))
+        if memo is None:
+            if sum(map(len, self._verdicts.values())) >= _VERDICT_CACHE:
+                self._verdicts.clear()
+            memo = self._verdicts[(direction, flow)] = {}
+        return memo
+
+    def verdict(
+        self, direction: Direction, selection: Selection, peer_class: int, flow: Flow
+    ) -> _Verdict:
+        memo = self._memo(direction, flow)
+        key = (selection.id, peer_class)
+        found = memo.get(key)
+        if found is None:
+            found = self._evaluate(direction, selection, self._class_bits[peer_class], flow)
+            self._verdict_count += 1
+            memo[key] = found
+        return found
+
+    def _port_rules(self, flow: Flow) -> list[PortRule | None]:
+        """Per entry id, the port rule admitting the flow's port/protocol, or None."""
+        key = (flow.port, flow.protocol)
+        found = self._ports.get(key)
+        if found is None:
+            found = [entry.port_rule(flow.port, flow.protocol) for entry in self.entries]
+            self._ports[key] = found
+        return found
+
+    def _evaluate(
+        self, direction: Direction, selection: Selection, peer_bits: int, flow: Flow
+    ) -> _Verdict:
+        cluster = self.cluster
+        if cluster.enforcement == "never":
+            return _Verdict(Outcome.ALLOWED, _NEVER)
+        slot = _slot(direction)
+        ports = self._port_rules(flow)
+        masks = self._entry_peer_masks
+        verdict: _Verdict | None = None
+        for e in selection.deny[slot]:
+            if masks[e] & peer_bits and ports[e] is not None:
+                verdict = _Verdict(Outcome.DROPPED, _DENIED, (e,))
+                break
+        if verdict is None:
+            allows = tuple(
+                e for e in selection.allow[slot] if masks[e] & peer_bits and ports[e] is not None
+            )
+            if allows:
+                verdict = self._l7(allows, ports, flow)
+            elif cluster.enforcement == "always":
+                verdict = _Verdict(Outcome.DROPPED, _ALWAYS)
+            elif selection.enforcing[slot]:
+                verdict = _Verdict(Outcome.DROPPED, _DEFAULT_DENY)
+            elif selection.selected:
+                verdict = _Verdict(Outcome.ALLOWED, _NO_DEFAULT_DENY)
+            else:
+                verdict = _Verdict(Outcome.ALLOWED, _UNSELECTED)
+        # Audit mode forwards L3/L4 drops, explicit denies included; the L7 proxy still answers
+        # 403 (docs/cilium-notes.md, question 8).
+        if verdict.outcome is Outcome.DROPPED and cluster.audit:
+            return _Verdict(Outcome.ALLOWED, verdict.kind, verdict.entries, audited=True)
+        return verdict
+
+    @staticmethod
+    def _l7(allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Verdict:
+        """An allow without L7 rules admits every request; otherwise the proxy answers 403 to
+        a request no HTTP rule matches (security/policy/language.rst, layer7)."""
+        http_lists = [rule.http for e in allows if (rule := ports[e]) is not None]
+        if any(http is None for http in http_lists):
+            return _Verdict(Outcome.ALLOWED, _L4_ALLOWED, allows)
+        for http_rules in http_lists:
+            for http in http_rules or ():
+                if http.matches(flow.method, flow.path):
+                    return _Verdict(Outcome.ALLOWED, _HTTP_ALLOWED, allows, http)
+        return _Verdict(Outcome.L7_DENIED, _L7_DENIED, allows)
+
+    # -- explanations ----------------------------------------------------------------------
+
+    def decide(self, direction: Direction, local: Identity, peer: Identity, flow: Flow) -> Decision:
+        """The verdict with its explanation (what :func:`decide_direction` returns)."""
+        key = (direction, local, peer, flow)
+        found = self._decisions.get(key)
+        if found is None:
+            selection = self.selection(local)
+            verdict = self.verdict(direction, selection, self.peer_class(peer), flow)
+            found = Decision(
+                verdict.outcome, self._explain(verdict, direction, selection, peer, flow)
+            )
+            if len(self._decisions) >= _DECISION_CACHE:
+                self._decisions.clear()
+            self._decisions[key] = found
+        return found
+
+    def _explain(
+        self,
+        verdict: _Verdict,
+        direction: Direction,
+        selection: Selection,
+        peer: Identity,
+        flow: Flow,
+    ) -> tuple[str, ...]:
+        where = f"{direction} at {self.cluster.cluster_name}"
+        kind = verdict.kind
+        if kind == _NEVER:
+            return (f"{where}: enforcement mode never",)
+        if kind == _DENIED:
+            text = f"{where}: denied by {self.entries[verdict.entries[0]].origin}"
+        elif kind == _ALWAYS:
+            text = f"{where}: enforcement mode always, no rule allows"
+        elif kind == _DEFAULT_DENY:
+            enforcing = ", ".join(selection.enforcing[_slot(direction)])
+            text = (
+                f"{where}: default deny (selected by {enforcing}); no rule allows "
+                f"{peer} on {flow.port}/{flow.protocol}"
+            )
+        elif kind == _NO_DEFAULT_DENY:
+            text = (
+                f"{where}: no rule puts the endpoint into {direction} default deny (the rules "
+                f"selecting it have no {direction} section, or enableDefaultDeny.{direction}: "
+                "false)"
+            )
+        elif kind == _UNSELECTED:
+            text = f"{where}: no policy selects the endpoint"
+        else:
+            origins = ", ".join(sorted({self.entries[e].origin for e in verdict.entries}))
+            if kind == _L4_ALLOWED:
+                text = f"{where}: allowed by {origins}"
+            elif kind == _HTTP_ALLOWED:
+                text = f"{where}: HTTP {verdict.http} allowed by {origins}"
+            else:
+                ports = self._port_rules(flow)
+                listed = "; ".join(
+                    str(http)
+                    for e in verdict.entries
+                    for port_rule in [ports[e]]
+                    if port_rule is not None
+                    for http in port_rule.http or ()
+                )
+                text = (
+                    f"{where}: {flow.method} {flow.path} matches no HTTP rule of {origins} "
+                    f"({listed})"
+                )
+        if verdict.audited:
+            return (text, f"{where}: policy-audit-mode lets it through")
+        return (text,)

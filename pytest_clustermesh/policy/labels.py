@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 NAMESPACE = "io.kubernetes.pod.namespace"
@@ -22,6 +23,8 @@ _CILIUM_PREFIX = "io.cilium.k8s"
 SOURCE_ANY = "any"
 SOURCE_K8S = "k8s"
 SOURCE_RESERVED = "reserved"
+
+_NO_VALUES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,22 @@ class Identity:
     labels: frozenset[Label]
 
     def values(self, source: str, key: str) -> set[str]:
-        return {
-            label.value
-            for label in self.labels
-            if label.key == key and (source == SOURCE_ANY or label.source == source)
-        }
+        return set(self.lookup(source, key))
+
+    def lookup(self, source: str, key: str) -> frozenset[str]:
+        """Like :meth:`values`, without a copy: the values of ``key`` under ``source``."""
+        return self._by_key.get((source, key), _NO_VALUES)
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(source, key) -> values, with every key also under ``any``; built on first use
+        (policy evaluation looks up the same identity many times). Not a field: equality,
+        hashing and the repr stay those of the labels."""
+        found: dict[tuple[str, str], set[str]] = {}
+        for label in self.labels:
+            found.setdefault((label.source, label.key), set()).add(label.value)
+            found.setdefault((SOURCE_ANY, label.key), set()).add(label.value)
+        return {where: frozenset(values) for where, values in found.items()}
 
     def get(self, key: str) -> str | None:
         found = self.values(SOURCE_ANY, key)
@@ -102,7 +116,7 @@ class Requirement:
     values: frozenset[str] = frozenset()
 
     def matches(self, identity: Identity) -> bool:
-        found = identity.values(self.source, self.key)
+        found = identity.lookup(self.source, self.key)
         if self.operator == "In":
             return bool(found & self.values)
         if self.operator == "NotIn":

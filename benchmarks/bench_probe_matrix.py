@@ -1,0 +1,156 @@
+"""Wall time of one probe step of the Kubernetes backend: 20 clients x 20 servers, half denied.
+
+Runs on the emulator with a realistic exec latency, answers from the simulated mesh. A denied
+probe lasts the whole connect timeout, so a step of 400 probes should cost about one denied
+probe, not 200 of them: the target is a ratio of at most 1.5 to a single denied probe's time.
+Each source pod runs its probes in one exec, so the ratio holds while the number of source pods
+is within ``--probe-concurrency``; past it execs queue and the step takes two probe times.
+
+    python benchmarks/bench_probe_matrix.py [--clients 20] [--servers 20] [--timeout 1]
+        [--exec-latency 0.05] [--concurrency 16 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+from pytest_clustermesh.backend import (
+    Deployment,
+    NamespaceSpec,
+    PodTarget,
+    PolicyDoc,
+    PortSpec,
+    Probe,
+    WorkloadSpec,
+)
+from pytest_clustermesh.emulator import Emulator
+from pytest_clustermesh.emulator.mesh import MirroredMesh
+from pytest_clustermesh.kubernetes import KubernetesMesh, KubernetesSettings
+from pytest_clustermesh.scenario.materialize import ownership_labels
+from pytest_clustermesh.verdicts import Outcome, Verdict
+
+PORT = 8080
+
+
+def matrix_deployment(key: str, clients: int, servers: int, c1: str, c2: str) -> Deployment:
+    """Clients in ``c1``, servers in ``c2``; odd servers will deny everyone."""
+    ns = f"{key}-bench"
+    workloads = [
+        WorkloadSpec(f"client-{i}", "client", ns, {"app": f"client-{i}"}, (c1,))
+        for i in range(clients)
+    ] + [
+        WorkloadSpec(
+            f"server-{j}",
+            "server",
+            ns,
+            {"app": f"server-{j}", "parity": "odd" if j % 2 else "even"},
+            (c2,),
+            ports=(PortSpec(PORT),),
+        )
+        for j in range(servers)
+    ]
+    return Deployment(key, (c1, c2), (NamespaceSpec("bench", ns),), tuple(workloads))
+
+
+def deny_odd_servers(deployment: Deployment) -> PolicyDoc:
+    namespace = deployment.namespaces[0].name
+    body = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {
+            "name": "deny-odd",
+            "namespace": namespace,
+            "labels": ownership_labels(deployment),
+        },
+        "spec": {
+            "endpointSelector": {"matchLabels": {"parity": "odd"}},
+            "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "nobody"}}]}],
+        },
+    }
+    return PolicyDoc("CiliumNetworkPolicy", "deny-odd", namespace, body)
+
+
+def step(deployment: Deployment, clients: int, servers: int, c1: str, c2: str) -> list[Probe]:
+    return [
+        Probe(
+            c1,
+            f"client-{i}",
+            PodTarget(c2, f"server-{j}"),
+            PORT,
+            expect=Verdict.DENY if j % 2 else Verdict.ALLOW,
+        )
+        for i in range(clients)
+        for j in range(servers)
+    ]
+
+
+def timed(backend: KubernetesMesh, deployment: Deployment, probes: Sequence[Probe]) -> float:
+    started = time.monotonic()
+    results = backend.probe(deployment, probes)
+    elapsed = time.monotonic() - started
+    wrong = [
+        (p, r)
+        for p, r in zip(probes, results, strict=True)
+        if p.expect is not None and not p.expect.accepts(r.outcome)
+    ]
+    if wrong:
+        probe, result = wrong[0]
+        raise SystemExit(f"{len(wrong)} probe(s) not as expected, e.g. {probe}: {result.detail}")
+    return elapsed
+
+
+def run(args: argparse.Namespace) -> None:
+    with Emulator() as emulator, MirroredMesh(emulator, exec_latency=args.exec_latency):
+        c1, c2 = (cluster.context for cluster in emulator)
+        kubeconfig = str(emulator.kubeconfig_path)
+        print(
+            f"{args.clients} clients x {args.servers} servers, half denied; probe timeout "
+            f"{args.timeout:g} s, exec latency {args.exec_latency * 1000:g} ms"
+        )
+        for concurrency in args.concurrency:
+            settings = KubernetesSettings(
+                run_id="bench",
+                connect_timeout=args.timeout,
+                probe_concurrency=concurrency,
+                api_backoff=0.05,
+            )
+            backend = KubernetesMesh([c1, c2], kubeconfig, settings)
+            deployment = matrix_deployment(
+                f"cm-bench-{concurrency}", args.clients, args.servers, c1, c2
+            )
+            try:
+                backend.deploy(deployment)
+                backend.set_policies(deployment, c2, [deny_odd_servers(deployment)])
+                probes = step(deployment, args.clients, args.servers, c1, c2)
+                denied = [p for p in probes if p.expect is Verdict.DENY][:1]
+                timed(backend, deployment, probes)  # warm up: clients, connections
+                single = min(timed(backend, deployment, denied) for _ in range(3))
+                whole = min(timed(backend, deployment, probes) for _ in range(args.repeat))
+                outcome = backend.probe(deployment, denied)[0].outcome
+                assert outcome is Outcome.DROPPED
+            finally:
+                backend.teardown(deployment)
+                backend.close()
+            ratio = whole / single
+            verdict = "ok" if ratio <= 1.5 else "over target"
+            print(
+                f"concurrency {concurrency:3d}: step of {len(probes)} probes {whole:.3f} s, "
+                f"one denied probe {single:.3f} s, ratio {ratio:.2f} ({verdict}, target <= 1.5)"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--servers", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=1.0, help="probe connect timeout (s)")
+    parser.add_argument("--exec-latency", type=float, default=0.05, help="added per exec (s)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--repeat", type=int, default=3, help="steps timed; the best counts")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
