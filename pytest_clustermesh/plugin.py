@@ -12,6 +12,8 @@ from .collect import ScenarioFile, ScenarioItem, is_scenario_file
 from .errors import UsageError
 from .fixtures import SESSION_KEY, clustermesh_facts, clustermesh_session, mesh
 from .options import MeshChoice, add_options, get, mesh_choice
+from .reports import ReportsPlugin
+from .reports import add_options as add_report_options
 from .runner import MeshSession, context_binder
 from .simulated import SimulatedMesh, simulated_facts
 
@@ -23,6 +25,7 @@ __all__ = ["clustermesh_facts", "clustermesh_session", "mesh"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = add_options(parser)
+    add_report_options(parser, group)
     try:
         from .kubernetes import options as kube_options
     except ImportError:  # the Kubernetes backend is optional at import time
@@ -43,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get("clustermesh_run_id") or get(config, "clustermesh_run_id")
     config.stash[RUN_ID_KEY] = str(run_id or secrets.token_hex(3))
+    config.pluginmanager.register(ReportsPlugin(config), "clustermesh-reports")
 
 
 @pytest.hookimpl(optionalhook=True)

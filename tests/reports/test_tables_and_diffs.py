@@ -1,0 +1,205 @@
+"""Truth tables, retry summaries and baseline diffs over plain records (no pytest run)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pytest_clustermesh.reports import baseline, resultsfile, truthtable
+from pytest_clustermesh.reports.records import FAILED, SKIPPED, XFAILED, CaseRecord
+from pytest_clustermesh.reports.resultsfile import ResultsFileError
+
+from .records import facts, record
+
+
+def grid(table: truthtable.TruthTable, which: truthtable.Grid) -> dict[tuple[str, str], str]:
+    return {
+        (source, destination): symbol
+        for source, row in zip(table.sources, table.grid(which), strict=True)
+        for destination, symbol in zip(table.destinations, row, strict=True)
+    }
+
+
+def test_a_record_survives_json() -> None:
+    original = record(
+        "cluster1/a",
+        "service/web",
+        "allow",
+        "allowed",
+        served_by=("cluster1",),
+        expected_served_by=("cluster1",),
+        explanation=("egress at cluster1: allowed",),
+        http="GET /x",
+    )
+    assert CaseRecord.from_json(original.to_json()) == original
+    assert original.key.destination == "service/web:80 GET /x"
+
+
+def test_cells_expected_observed_and_difference() -> None:
+    records = [
+        record("cluster1/a", "cluster1/web", "allow", "allowed"),
+        record("cluster1/a", "cluster2/web", "deny", "l7-denied"),
+        record("cluster2/a", "cluster1/web", "allow", "dropped", status=FAILED),
+        record("cluster2/a", "cluster2/web", "allow", None, status=SKIPPED),
+        record(
+            "cluster2/a",
+            "service/web",
+            "allow",
+            "allowed",
+            status=FAILED,
+            served_by=("cluster1",),
+            expected_served_by=("cluster2",),
+        ),
+        record("cluster1/a", "service/web", "deny", "allowed", status=XFAILED, xfail="gap"),
+    ]
+    (table,) = truthtable.truth_tables(records)
+    assert table.sources == ("cluster1/a", "cluster2/a")
+    assert table.destinations == ("cluster1/web", "cluster2/web", "service/web")
+    assert grid(table, "expected") == {
+        ("cluster1/a", "cluster1/web"): ".",
+        ("cluster1/a", "cluster2/web"): "X",
+        ("cluster1/a", "service/web"): "X",
+        ("cluster2/a", "cluster1/web"): ".",
+        ("cluster2/a", "cluster2/web"): "-",
+        ("cluster2/a", "service/web"): ".",
+    }
+    observed = grid(table, "observed")
+    assert observed[("cluster1/a", "cluster2/web")] == "7"
+    assert observed[("cluster2/a", "cluster1/web")] == "X"
+    assert grid(table, "difference") == {
+        ("cluster1/a", "cluster1/web"): ".",
+        ("cluster1/a", "cluster2/web"): ".",  # deny accepts an L7 denial
+        ("cluster1/a", "service/web"): "x",
+        ("cluster2/a", "cluster1/web"): "X",
+        ("cluster2/a", "cluster2/web"): "-",
+        ("cluster2/a", "service/web"): "S",
+    }
+    assert table.failures == 2
+    assert table.summary == "3 of 5 probes not as expected"
+
+
+def test_when_variants_share_a_cell_and_ports_split_columns() -> None:
+    """Cases that differ only by ``when:`` are one probe; the one that ran fills the cell."""
+    records = [
+        record("c1/a", "c2/web", "allow", None, status=SKIPPED, when="x=true"),
+        record("c1/a", "c2/web", "deny", "dropped", when="x=false"),
+        record("c1/a", "c1/web", "allow", "allowed", port=80),
+        record("c1/a", "c1/web", "allow", "refused", port=81, status=FAILED),
+    ]
+    (table,) = truthtable.truth_tables(records)
+    assert table.destinations == ("c1/web:80", "c1/web:81", "c2/web")
+    assert grid(table, "expected")[("c1/a", "c2/web")] == "X"
+    assert grid(table, "observed")[("c1/a", "c1/web:81")] == "R"
+
+
+def test_render_text_prints_three_grids_under_a_title() -> None:
+    records = [
+        record("cluster1/a", "cluster1/web", "allow", "dropped", status=FAILED),
+        record("cluster1/b", "cluster1/web", "deny", "dropped"),
+    ]
+    lines = truthtable.render_text(truthtable.truth_tables(records)[0])
+    assert lines[0] == "s::open: 1 of 2 probes not as expected"
+    text = "\n".join(lines)
+    assert "  expected    cluster1/web\n  cluster1/a       .\n  cluster1/b       X" in text
+    assert "  difference  cluster1/web\n  cluster1/a       X\n  cluster1/b       ." in text
+
+
+def test_retry_stats_show_a_step_that_passed_only_on_retries() -> None:
+    records = [
+        record("c1/a", "c1/web", "allow", "allowed", attempts=1),
+        record("c1/b", "c1/web", "allow", "allowed", attempts=4),
+        record("c1/a", "c1/web", "allow", "allowed", step="two", step_index=1, attempts=2),
+        record("c1/b", "c1/web", "allow", None, step="two", step_index=1, status=SKIPPED),
+    ]
+    stats = truthtable.retry_stats(records)
+    assert [(s.step, s.probes, s.retried, s.max_attempts) for s in stats] == [
+        ("open", 2, 1, 4),
+        ("two", 1, 1, 2),
+    ]
+    lines = truthtable.render_retries(stats)
+    assert lines[0].split() == ["step", "probes", "retried", "(>1", "attempt)", "max", "attempts"]
+    assert lines[1].split() == ["s::open", "2", "1", "4"]
+    assert lines[-1] == "2 of 3 probes needed more than one attempt"
+    calm = [replace(r, attempts=1) if r.attempts else r for r in records]
+    assert truthtable.render_retries(truthtable.retry_stats(calm)) == [
+        "3 probes, none needed more than one attempt"
+    ]
+
+
+def test_compare_reports_changes_and_lists_added_and_removed() -> None:
+    before = [
+        record("c1/a", "c2/web", "allow", "allowed", when="local=false", facts=facts("1.18")),
+        record("c1/a", "c2/web", "deny", None, status=SKIPPED, when="local=true"),
+        record("c1/b", "c2/web", "deny", "dropped", facts=facts("1.18")),
+        record("c1/gone", "c2/web", "deny", "dropped", facts=facts("1.18")),
+    ]
+    after = [
+        record("c1/a", "c2/web", "allow", None, status=SKIPPED, when="local=false"),
+        record("c1/a", "c2/web", "deny", "dropped", when="local=true"),
+        record("c1/b", "c2/web", "deny", "dropped"),
+        record("c1/new", "c2/web", "deny", "dropped"),
+    ]
+    comparison = baseline.compare(before, after)
+    assert [(str(c.key), c.before.value, c.after.value) for c in comparison.changes] == [
+        ("s::open::c1/a->c2/web:80", "allowed", "dropped")
+    ]
+    change = comparison.changes[0]
+    assert (change.before.versions, change.after.versions) == ("1.18", "1.19")
+    assert [str(k) for k in comparison.added] == ["s::open::c1/new->c2/web:80"]
+    assert [str(k) for k in comparison.removed] == ["s::open::c1/gone->c2/web:80"]
+    assert comparison.unchanged == 1
+    text = baseline.render_text(comparison, "before.json")
+    assert text[0] == "1 of 2 verdicts changed since before.json:"
+    assert text[1].split() == list(" ".join(baseline.CHANGE_HEADERS).split())
+    assert text[2].split() == [
+        "s",
+        "open",
+        "c1/a",
+        "c2/web:80",
+        "allowed",
+        "dropped",
+        "1.18",
+        "1.19",
+    ]
+    assert "added (only in this run): 1" in text
+    assert "  - s::open::c1/gone->c2/web:80" in text
+
+
+def test_a_probe_that_stops_running_is_a_change() -> None:
+    before = [record("c1/a", "c2/web", "allow", "allowed")]
+    after = [record("c1/a", "c2/web", "allow", None, status=SKIPPED)]
+    (change,) = baseline.compare(before, after).changes
+    assert (change.before.value, change.after.value) == ("allowed", "not run")
+    assert change.after.versions == "?"
+
+
+def test_mixed_versions_are_named_per_cluster() -> None:
+    mixed = {**facts("1.18", "cluster1"), **facts("1.19", "cluster2")}
+    assert record("c1/a", "c2/w", "allow", "allowed", facts=mixed).cilium_versions() == (
+        "cluster1=1.18 cluster2=1.19"
+    )
+
+
+def test_the_results_file_round_trips_and_rejects_other_files(tmp_path: Path) -> None:
+    records = [record("c1/a", "c2/web", "allow", "allowed"), record("c1/b", "c2/w", "deny", None)]
+    path = tmp_path / "out" / "results.json"
+    resultsfile.write(path, records, {"run_id": "abc"})
+    read = resultsfile.read(path)
+    assert list(read.records) == records
+    assert read.run["run_id"] == "abc"
+    assert read.run["counts"]["passed"] == 2
+    assert read.run["clusters"]["s"]["cluster1"]["cilium_version"] == "1.19"
+    bad = tmp_path / "bad.json"
+    for content, reason in [
+        ("{", "not JSON"),
+        (json.dumps({"format": "junit"}), "not a pytest-clustermesh results file"),
+        (json.dumps({"format": resultsfile.FORMAT, "version": 99}), "format version 99"),
+    ]:
+        bad.write_text(content)
+        with pytest.raises(ResultsFileError, match=reason):
+            resultsfile.read(bad)
+    with pytest.raises(ResultsFileError, match="no such file"):
+        resultsfile.read(tmp_path / "missing.json")
