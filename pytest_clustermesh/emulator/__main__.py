@@ -1,0 +1,156 @@
+"""``clustermesh-emulator``: serve emulated clusters until interrupted.
+
+    python -m pytest_clustermesh.emulator --kubeconfig /tmp/mesh.yaml \
+        --cilium-version cluster2=1.19.1 --option policy-default-local-cluster=false
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from types import FrameType
+from typing import cast
+
+from .config import DEFAULT_CILIUM_VERSION, ClusterConfig
+from .emulator import Emulator
+from .exec import ExecHandler
+from .faults import Faults
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clustermesh-emulator",
+        description="Serve emulated Kubernetes clusters with Cilium Cluster Mesh on loopback.",
+    )
+    parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig")
+    parser.add_argument(
+        "--clusters",
+        default="cluster1,cluster2",
+        help="comma-separated logical names (contexts are kind-<name>)",
+    )
+    parser.add_argument(
+        "--cilium-version",
+        action="append",
+        default=[],
+        metavar="[CLUSTER=]VERSION",
+        help=f"Cilium version, for all or one cluster (default {DEFAULT_CILIUM_VERSION})",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="[CLUSTER:]KEY=VALUE",
+        help="an extra cilium-config entry",
+    )
+    parser.add_argument(
+        "--no-clustermesh",
+        action="append",
+        default=[],
+        metavar="CLUSTER",
+        help="a cluster without clustermesh-apiserver, outside the mesh",
+    )
+    parser.add_argument(
+        "--start-delay", type=float, default=0.05, help="seconds until a pod is Running"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port of the first cluster, the others following (0: any)",
+    )
+    parser.add_argument(
+        "--exec-handler",
+        metavar="MODULE:FUNCTION",
+        help="async function answering execs (default: tool not found, 126)",
+    )
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--error-rate", type=float, default=0.0)
+    faults.add_argument("--error-statuses", default="500,429")
+    faults.add_argument("--latency", type=float, default=0.0)
+    faults.add_argument("--drop-rate", type=float, default=0.0)
+    faults.add_argument("--exec-delay", type=float, default=0.0)
+    faults.add_argument("--retry-after", type=int, default=1)
+    faults.add_argument("--seed", type=int)
+    return parser
+
+
+def _split_scoped(value: str, separator: str, names: Sequence[str]) -> tuple[str | None, str]:
+    """``cluster2=1.19`` -> (``cluster2``, ``1.19``); an unscoped value applies to all."""
+    scope, found, rest = value.partition(separator)
+    if found and scope in names:
+        return scope, rest
+    return None, value
+
+
+def configs_from_args(args: argparse.Namespace) -> list[ClusterConfig]:
+    names = [n.strip() for n in args.clusters.split(",") if n.strip()]
+    configs = {
+        name: ClusterConfig(
+            logical=name,
+            cluster_id=index,
+            start_delay=args.start_delay,
+            port=args.port + index - 1 if args.port else 0,
+            clustermesh=name not in args.no_clustermesh,
+        )
+        for index, name in enumerate(names, start=1)
+    }
+    for value in args.cilium_version:
+        scope, version = _split_scoped(value, "=", names)
+        for name in [scope] if scope else names:
+            configs[name] = replace(configs[name], cilium_version=version)
+    for value in args.option:
+        scope, pair = _split_scoped(value, ":", names)
+        key, found, option = pair.partition("=")
+        if not found:
+            raise SystemExit(f"--option wants KEY=VALUE, not {value!r}")
+        for name in [scope] if scope else names:
+            configs[name] = replace(configs[name], options={**configs[name].options, key: option})
+    return list(configs.values())
+
+
+def _load_handler(spec: str) -> ExecHandler:
+    module, _, function = spec.partition(":")
+    return cast(ExecHandler, getattr(importlib.import_module(module), function))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    faults = Faults(
+        error_rate=args.error_rate,
+        error_statuses=tuple(int(s) for s in args.error_statuses.split(",") if s),
+        latency=args.latency,
+        drop_rate=args.drop_rate,
+        exec_delay=args.exec_delay,
+        retry_after=args.retry_after,
+        seed=args.seed,
+    )
+    handler = _load_handler(args.exec_handler) if args.exec_handler else None
+    emulator = Emulator(configs_from_args(args), exec_handler=handler)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with emulator:
+        emulator.set_faults(faults)
+        path = emulator.write_kubeconfig(args.kubeconfig)
+        contexts = ", ".join(f"{c.context}={c.url}" for c in emulator)
+        print(
+            f"clustermesh-emulator: kubeconfig written to {path} ({contexts}); "
+            "SIGINT or SIGTERM stops it",
+            flush=True,
+        )
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
