@@ -47,494 +47,152 @@ def be_ingress(*rules: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return cnp({"endpointSelector": BE, "ingress": list(rules), **extra})
 
 
+def fe_egress(*rules: dict[str, Any]) -> dict[str, Any]:
+    return cnp({"endpointSelector": {"matchLabels": {"app": "frontend"}}, "egress": list(rules)})
+
+
+def knp_from(*peers: dict[str, Any]) -> dict[str, Any]:
+    return knp({"podSelector": BE, "ingress": [{"from": list(peers)}]})
+
+
+FE_8080 = be_ingress({**FROM_FE, **TO_8080})
+GET_PUBLIC = {
+    "toPorts": [
+        {"ports": [{"port": "8080"}], "rules": {"http": [{"method": "GET", "path": "/public"}]}}
+    ]
+}
+FE_GET_PUBLIC = be_ingress({**FROM_FE, **GET_PUBLIC})
+FE_OF_C2 = be_ingress(
+    {
+        "fromEndpoints": [
+            {"matchLabels": {"app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}
+        ],
+        **TO_8080,
+    }
+)
+FE_ANY_CLUSTER = be_ingress(
+    {
+        "fromEndpoints": [
+            {
+                "matchLabels": {"app": "frontend"},
+                "matchExpressions": [{"key": "io.cilium.k8s.policy.cluster", "operator": "Exists"}],
+            }
+        ],
+        **TO_8080,
+    }
+)
+DENY_FE_8080 = be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])
+ALL_NAMESPACES = knp_from({"namespaceSelector": {}})
+BOTH = {"c1": [FE_8080], "c2": [FE_8080]}
+
+# fmt: off
 ROWS = [
     # -- scenario facts of cilium-semantics.md ------------------------------------------------
-    Row(
-        "SF1: fromEndpoints matches remote pods before 1.19 (option absent or off)",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})], "c2": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe",
-        "c1/be",
-        ALLOWED,
-        versions=("1.16", "1.17", "1.18"),
-    ),
-    Row(
-        "SF1: from 1.19 policy-default-local-cluster is on: remote pods no longer match",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})], "c2": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe",
-        "c1/be",
-        DROPPED,
-        versions=("1.19", "1.20"),
-    ),
-    Row(
-        "SF1: 1.19 with policy-default-local-cluster=false keeps the old behaviour",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe",
-        "c1/be",
-        ALLOWED,
-        versions=("1.19", "1.20"),
-        options={"policy-default-local-cluster": "false"},
-    ),
-    Row(
-        "SF1: 1.18 with policy-default-local-cluster=true restricts to the local cluster",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c2/fe",
-        "c1/be",
-        DROPPED,
-        versions=("1.18",),
-        options={"policy-default-local-cluster": "true"},
-    ),
-    Row(
-        "SF2: naming the cluster in the selector admits that cluster in every version",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        "fromEndpoints": [
-                            {
-                                "matchLabels": {
-                                    "app": "frontend",
-                                    "io.cilium.k8s.policy.cluster": "c2",
-                                }
-                            }
-                        ],
-                        **TO_8080,
-                    }
-                )
-            ]
-        },
-        "c2/fe",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF2: ... and excludes the local cluster",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        "fromEndpoints": [
-                            {
-                                "matchLabels": {
-                                    "app": "frontend",
-                                    "io.cilium.k8s.policy.cluster": "c2",
-                                }
-                            }
-                        ],
-                        **TO_8080,
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "SF2: cluster Exists admits every cluster even with the option on",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        "fromEndpoints": [
-                            {
-                                "matchLabels": {"app": "frontend"},
-                                "matchExpressions": [
-                                    {"key": "io.cilium.k8s.policy.cluster", "operator": "Exists"}
-                                ],
-                            }
-                        ],
-                        **TO_8080,
-                    }
-                )
-            ]
-        },
-        "c2/fe",
-        "c1/be",
-        ALLOWED,
-        versions=("1.19", "1.20"),
-    ),
-    Row(
-        "SF3: a CNP peer without namespace means the policy's namespace, in every cluster",
-        {"c1": [be_ingress({**FROM_FE, **TO_8080})]},
-        "c1/fe-other",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "SF4: toEntities cluster covers local pods",
-        {
-            "c1": [
-                cnp(
-                    {
-                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
-                        "egress": [{"toEntities": ["cluster"]}],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF4: toEntities cluster excludes pods of other clusters (egress drop)",
-        {
-            "c1": [
-                cnp(
-                    {
-                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
-                        "egress": [{"toEntities": ["cluster"]}],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c2/be",
-        DROPPED,
-    ),
-    Row(
-        "SF5: toEntities cluster-mesh reaches other clusters on 1.20",
-        {
-            "c1": [
-                cnp(
-                    {
-                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
-                        "egress": [{"toEntities": ["cluster-mesh"]}],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c2/be",
-        ALLOWED,
-        versions=("1.20",),
-    ),
-    Row(
-        "SF5: toEntities all reaches everything",
-        {
-            "c1": [
-                cnp(
-                    {
-                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
-                        "egress": [{"toEntities": ["all"]}],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c2/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF6: CNP ingress [{}] is default deny with nothing allowed",
-        {"c1": [be_ingress({})]},
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "SF6: KNP ingress [{}] allows everything, other clusters included",
-        {"c1": [knp({"podSelector": BE, "ingress": [{}]})]},
-        "c2/tester",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF7: a toPorts-only rule is wildcard L3 on that port, any cluster",
-        {"c1": [be_ingress(TO_8080)]},
-        "c2/fe-other",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF7: ... and other ports stay denied",
-        {"c1": [be_ingress(TO_8080)]},
-        "c2/fe-other",
-        "c1/be",
-        DROPPED,
-        port=80,
-    ),
-    Row(
-        "SF8: an ingressDeny wins over the allow on its port",
-        {"c1": [be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])]},
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "SF8: ... other ports stay allowed",
-        {"c1": [be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])]},
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-        port=80,
-    ),
-    Row(
-        "SF8: deny wins across policies: a KNP allow cannot beat a CCNP deny",
-        {
-            "c1": [
-                knp({"podSelector": BE, "ingress": [{}]}),
-                ccnp({"endpointSelector": BE, "ingressDeny": [{"fromEntities": ["all"]}]}),
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "SF9: enableDefaultDeny.ingress false: unlisted peers stay allowed (1.16+)",
+    Row("SF1: fromEndpoints matches remote pods before 1.19 (option absent or off)",
+        BOTH, "c2/fe", "c1/be", ALLOWED, versions=("1.16", "1.17", "1.18")),
+    Row("SF1: from 1.19 policy-default-local-cluster is on: remote pods no longer match",
+        BOTH, "c2/fe", "c1/be", DROPPED, versions=("1.19", "1.20")),
+    Row("SF1: 1.19 with policy-default-local-cluster=false keeps the old behaviour",
+        {"c1": [FE_8080]}, "c2/fe", "c1/be", ALLOWED,
+        versions=("1.19", "1.20"), options={"policy-default-local-cluster": "false"}),
+    Row("SF1: 1.18 with policy-default-local-cluster=true restricts to the local cluster",
+        {"c1": [FE_8080]}, "c2/fe", "c1/be", DROPPED,
+        versions=("1.18",), options={"policy-default-local-cluster": "true"}),
+    Row("SF2: naming the cluster in the selector admits that cluster in every version",
+        {"c1": [FE_OF_C2]}, "c2/fe", "c1/be", ALLOWED),
+    Row("SF2: ... and excludes the local cluster",
+        {"c1": [FE_OF_C2]}, "c1/fe", "c1/be", DROPPED),
+    Row("SF2: cluster Exists admits every cluster even with the option on",
+        {"c1": [FE_ANY_CLUSTER]}, "c2/fe", "c1/be", ALLOWED, versions=("1.19", "1.20")),
+    Row("SF3: a CNP peer without namespace means the policy's namespace, in every cluster",
+        {"c1": [FE_8080]}, "c1/fe-other", "c1/be", DROPPED),
+    Row("SF4: toEntities cluster covers local pods",
+        {"c1": [fe_egress({"toEntities": ["cluster"]})]}, "c1/fe", "c1/be", ALLOWED),
+    Row("SF4: toEntities cluster excludes pods of other clusters (egress drop)",
+        {"c1": [fe_egress({"toEntities": ["cluster"]})]}, "c1/fe", "c2/be", DROPPED),
+    Row("SF5: toEntities cluster-mesh reaches other clusters on 1.20",
+        {"c1": [fe_egress({"toEntities": ["cluster-mesh"]})]}, "c1/fe", "c2/be", ALLOWED,
+        versions=("1.20",)),
+    Row("SF5: toEntities all reaches everything",
+        {"c1": [fe_egress({"toEntities": ["all"]})]}, "c1/fe", "c2/be", ALLOWED),
+    Row("SF6: CNP ingress [{}] is default deny with nothing allowed",
+        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", DROPPED),
+    Row("SF6: KNP ingress [{}] allows everything, other clusters included",
+        {"c1": [knp({"podSelector": BE, "ingress": [{}]})]}, "c2/tester", "c1/be", ALLOWED),
+    Row("SF7: a toPorts-only rule is wildcard L3 on that port, any cluster",
+        {"c1": [be_ingress(TO_8080)]}, "c2/fe-other", "c1/be", ALLOWED),
+    Row("SF7: ... and other ports stay denied",
+        {"c1": [be_ingress(TO_8080)]}, "c2/fe-other", "c1/be", DROPPED, port=80),
+    Row("SF8: an ingressDeny wins over the allow on its port",
+        {"c1": [DENY_FE_8080]}, "c1/fe", "c1/be", DROPPED),
+    Row("SF8: ... other ports stay allowed",
+        {"c1": [DENY_FE_8080]}, "c1/fe", "c1/be", ALLOWED, port=80),
+    Row("SF8: deny wins across policies: a KNP allow cannot beat a CCNP deny",
+        {"c1": [knp({"podSelector": BE, "ingress": [{}]}),
+                ccnp({"endpointSelector": BE, "ingressDeny": [{"fromEntities": ["all"]}]})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("SF9: enableDefaultDeny.ingress false: unlisted peers stay allowed (1.16+)",
         {"c1": [be_ingress({**FROM_FE}, enableDefaultDeny={"ingress": False})]},
-        "c1/tester",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "SF10: L7 GET /public allowed",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {
-                                "ports": [{"port": "8080"}],
-                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
-                            }
-                        ],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-        http=("GET", "/public"),
-    ),
-    Row(
-        "SF10: L7 GET /private answered 403",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {
-                                "ports": [{"port": "8080"}],
-                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
-                            }
-                        ],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        L7,
-        http=("GET", "/private"),
-    ),
-    Row(
-        "SF10: a peer not allowed at L3 is dropped, not 403",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {
-                                "ports": [{"port": "8080"}],
-                                "rules": {"http": [{"method": "GET", "path": "/public"}]},
-                            }
-                        ],
-                    }
-                )
-            ]
-        },
-        "c1/tester",
-        "c1/be",
-        DROPPED,
-        http=("GET", "/private"),
-    ),
-    Row(
-        "SF14: KNP namespaceSelector {} admits other clusters up to 1.18",
-        {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"namespaceSelector": {}}]}]})]},
-        "c2/fe-other",
-        "c1/be",
-        ALLOWED,
-        versions=("1.16", "1.17", "1.18"),
-    ),
-    Row(
-        "SF14: ... and only the local cluster from 1.19",
-        {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"namespaceSelector": {}}]}]})]},
-        "c2/fe-other",
-        "c1/be",
-        DROPPED,
-        versions=("1.19", "1.20"),
-    ),
-    Row(
-        "SF15: namespace labels cross namespaces in a CNP since 1.16",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        "fromEndpoints": [
-                            {"matchLabels": {"io.cilium.k8s.namespace.labels.team": "b"}}
-                        ]
-                    }
-                )
-            ]
-        },
-        "c1/fe-other",
-        "c1/be",
-        ALLOWED,
-    ),
+        "c1/tester", "c1/be", ALLOWED),
+    Row("SF10: L7 GET /public allowed",
+        {"c1": [FE_GET_PUBLIC]}, "c1/fe", "c1/be", ALLOWED, http=("GET", "/public")),
+    Row("SF10: L7 GET /private answered 403",
+        {"c1": [FE_GET_PUBLIC]}, "c1/fe", "c1/be", L7, http=("GET", "/private")),
+    Row("SF10: a peer not allowed at L3 is dropped, not 403",
+        {"c1": [FE_GET_PUBLIC]}, "c1/tester", "c1/be", DROPPED, http=("GET", "/private")),
+    Row("SF14: KNP namespaceSelector {} admits other clusters up to 1.18",
+        {"c1": [ALL_NAMESPACES]}, "c2/fe-other", "c1/be", ALLOWED,
+        versions=("1.16", "1.17", "1.18")),
+    Row("SF14: ... and only the local cluster from 1.19",
+        {"c1": [ALL_NAMESPACES]}, "c2/fe-other", "c1/be", DROPPED, versions=("1.19", "1.20")),
+    Row("SF15: namespace labels cross namespaces in a CNP since 1.16",
+        {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {
+            "io.cilium.k8s.namespace.labels.team": "b"}}]})]},
+        "c1/fe-other", "c1/be", ALLOWED),
     # -- section rules -------------------------------------------------------------------------
-    Row(
-        "s8: a policy acts only in the cluster where it is applied",
-        {"c1": [be_ingress({})]},
-        "c1/fe",
-        "c2/be",
-        ALLOWED,
-    ),
-    Row(
-        "s8: cross-cluster traffic needs the source cluster's egress allow too",
-        {
-            "c1": [
-                cnp(
-                    {
-                        "endpointSelector": {"matchLabels": {"app": "frontend"}},
-                        "egress": [{"toEndpoints": [{"matchLabels": {"app": "echo"}}]}],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c2/be",
-        DROPPED,
-    ),
-    Row(
-        "s3: enforcement mode always denies endpoints no policy selects",
-        {},
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-        options={"enable-policy": "always"},
-    ),
-    Row(
-        "s3: enforcement mode never ignores policies",
-        {"c1": [be_ingress({})]},
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-        options={"enable-policy": "never"},
-    ),
-    Row(
-        "s3: audit mode lets would-be drops through",
-        {"c1": [be_ingress({})]},
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-        options={"policy-audit-mode": "true"},
-    ),
-    Row(
-        "Q1: an ingressDeny-only rule puts the endpoint into default deny",
+    Row("s8: a policy acts only in the cluster where it is applied",
+        {"c1": [be_ingress({})]}, "c1/fe", "c2/be", ALLOWED),
+    Row("s8: cross-cluster traffic needs the source cluster's egress allow too",
+        {"c1": [fe_egress({"toEndpoints": [{"matchLabels": {"app": "echo"}}]})]},
+        "c1/fe", "c2/be", DROPPED),
+    Row("s3: enforcement mode always denies endpoints no policy selects",
+        {}, "c1/fe", "c1/be", DROPPED, options={"enable-policy": "always"}),
+    Row("s3: enforcement mode never ignores policies",
+        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", ALLOWED, options={"enable-policy": "never"}),
+    Row("s3: audit mode lets would-be drops through",
+        {"c1": [be_ingress({})]}, "c1/fe", "c1/be", ALLOWED,
+        options={"policy-audit-mode": "true"}),
+    Row("Q8: audit mode still answers an L7 violation with 403",
+        {"c1": [FE_GET_PUBLIC]}, "c1/fe", "c1/be", L7, http=("GET", "/private"),
+        options={"policy-audit-mode": "true"}),
+    Row("Q1: an ingressDeny-only rule puts the endpoint into default deny",
         {"c1": [be_ingress(ingressDeny=[{"fromEntities": ["world"]}])]},
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "Q4: an L4-only allow on the same port admits every HTTP request",
-        {
-            "c1": [
-                be_ingress(
-                    {**FROM_FE, **TO_8080},
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/public"}]}}
-                        ],
-                    },
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-        http=("GET", "/private"),
-    ),
-    Row(
-        "Q3: HTTP paths match whole, not as a substring",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/pub"}]}}
-                        ],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        L7,
-        http=("GET", "/public"),
-    ),
-    Row(
-        "s5: endPort ranges cover the whole range",
-        {
-            "c1": [
-                be_ingress(
-                    {
-                        **FROM_FE,
-                        "toPorts": [
-                            {"ports": [{"port": "8000", "endPort": 8090, "protocol": "TCP"}]}
-                        ],
-                    }
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "s5: a port allowed for UDP only does not admit TCP",
-        {
-            "c1": [
-                be_ingress(
-                    {**FROM_FE, "toPorts": [{"ports": [{"port": "8080", "protocol": "UDP"}]}]}
-                )
-            ]
-        },
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "s4: CIDR rules never match pods",
-        {"c1": [be_ingress({"fromCIDR": ["0.0.0.0/0"]})]},
-        "c1/fe",
-        "c1/be",
-        DROPPED,
-    ),
-    Row(
-        "s1: a CCNP peer without namespace matches every namespace",
+        "c1/fe", "c1/be", DROPPED),
+    Row("Q4: an L4-only allow on the same port admits every HTTP request",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080}, {**FROM_FE, "toPorts": [{"ports": [
+            {"port": "8080"}], "rules": {"http": [{"path": "/public"}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/private")),
+    Row("Q3: HTTP paths match whole, not as a substring",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
+            "rules": {"http": [{"path": "/pub"}]}}]})]},
+        "c1/fe", "c1/be", L7, http=("GET", "/public")),
+    Row("s5: endPort ranges cover the whole range",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
+            {"port": "8000", "endPort": 8090, "protocol": "TCP"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED),
+    Row("s5: a port allowed for UDP only does not admit TCP",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
+            {"port": "8080", "protocol": "UDP"}]}]})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s4: CIDR rules never match pods",
+        {"c1": [be_ingress({"fromCIDR": ["0.0.0.0/0"]})]}, "c1/fe", "c1/be", DROPPED),
+    Row("s1: a CCNP peer without namespace matches every namespace",
         {"c1": [ccnp({"endpointSelector": BE, "ingress": [FROM_FE]})]},
-        "c1/fe-other",
-        "c1/be",
-        ALLOWED,
-    ),
-    Row(
-        "s8: an allowed port where nothing listens is refused, not dropped",
-        {},
-        "c1/fe",
-        "c1/be",
-        REFUSED,
-        port=9999,
-    ),
+        "c1/fe-other", "c1/be", ALLOWED),
+    Row("s8: an allowed port where nothing listens is refused, not dropped",
+        {}, "c1/fe", "c1/be", REFUSED, port=9999),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
