@@ -7,7 +7,7 @@ Each source pod runs its probes in one exec, so the ratio holds while the number
 is within ``--probe-concurrency``; past it execs queue and the step takes two probe times.
 
     python benchmarks/bench_probe_matrix.py [--clients 20] [--servers 20] [--timeout 1]
-        [--exec-latency 0.05] [--concurrency 16 32]
+        [--exec-latency 0.05] [--concurrency 32 16]
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=1.0, help="probe connect timeout (s)")
     parser.add_argument("--exec-latency", type=float, default=0.05, help="added per exec (s)")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 16])
     parser.add_argument("--repeat", type=int, default=3, help="steps timed; the best counts")
     run(parser.parse_args())
 

@@ -1,0 +1,153 @@
+"""The objects a deployment puts into a cluster, as API request bodies.
+
+Pure functions of the deployment, the cluster and the settings, so they are unit-tested
+without a server. Pods carry their workload's labels (they decide Cilium identities) plus the
+run's ownership label and a workload label that selects exactly that workload's pods; the
+run-id label goes only on top-level objects, so it takes no part in identities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import Deployment, NamespaceSpec, WorkloadSpec
+from ..scenario.materialize import OWNER_LABEL, dns_name, ownership_labels
+from .classify import echo_text
+from .settings import KubernetesSettings
+
+WORKLOAD_LABEL = "clustermesh.pytest.io/workload"
+RUN_LABEL = "clustermesh.pytest.io/run-id"
+POD_NAME_ENV = "POD_NAME"
+
+Manifest = dict[str, Any]
+
+
+def object_labels(deployment: Deployment, settings: KubernetesSettings) -> dict[str, str]:
+    """Labels of every top-level object the run creates."""
+    return {**ownership_labels(deployment), RUN_LABEL: settings.run_label}
+
+
+def pod_selector(deployment: Deployment, workload: WorkloadSpec) -> dict[str, str]:
+    return {OWNER_LABEL: deployment.key, WORKLOAD_LABEL: workload_label(workload)}
+
+
+def workload_label(workload: WorkloadSpec) -> str:
+    return dns_name(workload.name)
+
+
+def selector_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def namespace(
+    spec: NamespaceSpec, deployment: Deployment, settings: KubernetesSettings
+) -> Manifest:
+    labels = {**spec.labels, **object_labels(deployment, settings)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": spec.name, "labels": labels},
+    }
+
+
+def service_account(
+    workload: WorkloadSpec, deployment: Deployment, settings: KubernetesSettings
+) -> Manifest | None:
+    if not workload.service_account:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(workload.service_account, workload, deployment, settings),
+        "automountServiceAccountToken": False,
+    }
+
+
+def workload_deployment(
+    workload: WorkloadSpec, cluster: str, deployment: Deployment, settings: KubernetesSettings
+) -> Manifest:
+    """The apps/v1 Deployment running ``workload`` in ``cluster``."""
+    selector = pod_selector(deployment, workload)
+    pod_spec: dict[str, Any] = {
+        "containers": _containers(workload, cluster, settings),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 1,
+    }
+    if workload.service_account:
+        pod_spec["serviceAccountName"] = workload.service_account
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(dns_name(workload.name), workload, deployment, settings),
+        "spec": {
+            "replicas": workload.replicas_at(cluster),
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": {**workload.labels, **selector}},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def _containers(
+    workload: WorkloadSpec, cluster: str, settings: KubernetesSettings
+) -> list[dict[str, Any]]:
+    listening = [p for p in workload.ports if p.protocol == "TCP"]
+    if workload.role == "client" or not listening:
+        image = workload.image or settings.client_image
+        return [{"name": workload.role, "image": image, "command": ["sleep", "infinity"]}]
+    image = workload.image or settings.server_image
+    text = echo_text(cluster, f"$({POD_NAME_ENV})")
+    return [
+        {
+            "name": f"echo-{port.port}",
+            "image": image,
+            "args": [f"-listen=:{port.port}", f"-text={text}"],
+            "env": [
+                {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+            ],
+            "ports": [{"containerPort": port.port, "protocol": "TCP"}],
+            "readinessProbe": {"tcpSocket": {"port": port.port}, "periodSeconds": 2},
+        }
+        for port in listening
+    ]
+
+
+def service(
+    workload: WorkloadSpec, deployment: Deployment, settings: KubernetesSettings
+) -> Manifest | None:
+    if workload.service is None:
+        return None
+    metadata = _metadata(workload.service.name, workload, deployment, settings)
+    metadata["annotations"] = dict(workload.service.annotations)
+    ports = [
+        {
+            "name": f"{port.protocol.lower()}-{port.port}",
+            "port": port.port,
+            "targetPort": port.port,
+            "protocol": port.protocol,
+        }
+        for port in workload.ports
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {
+            "type": "ClusterIP",
+            "selector": pod_selector(deployment, workload),
+            "ports": ports,
+        },
+    }
+
+
+def _metadata(
+    name: str, workload: WorkloadSpec, deployment: Deployment, settings: KubernetesSettings
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": workload.namespace,
+        "labels": {**object_labels(deployment, settings), WORKLOAD_LABEL: workload_label(workload)},
+    }

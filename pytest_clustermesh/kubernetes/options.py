@@ -1,0 +1,141 @@
+"""Command-line options and ini keys of the Kubernetes backend, and the settings they make.
+
+Each option has an ini twin (``--probe-timeout`` / ``clustermesh_probe_timeout``); the command
+line wins, then the ini file, then :class:`~.settings.KubernetesSettings`' default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ..errors import UsageError
+from .settings import KubernetesSettings
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    field: str
+    kind: type
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return "clustermesh_" + self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return self.dest
+
+
+OPTIONS = (
+    _Option(
+        "--client-image",
+        "client_image",
+        str,
+        "image of client pods; needs sh, curl, mktemp (default: nicolaka/netshoot)",
+    ),
+    _Option(
+        "--server-image",
+        "server_image",
+        str,
+        "image of server pods, run as http-echo (default: hashicorp/http-echo)",
+    ),
+    _Option(
+        "--probe-timeout",
+        "connect_timeout",
+        float,
+        "seconds a probe waits for a connection; a dropped probe lasts this long (default: 2)",
+    ),
+    _Option(
+        "--probe-retries",
+        "probe_attempts",
+        int,
+        "attempts per probe toward its expected verdict, as policy takes effect "
+        "asynchronously (default: 8)",
+    ),
+    _Option(
+        "--probe-retry-window",
+        "probe_window",
+        float,
+        "seconds after a step's first attempt past which no retry starts (default: 30)",
+    ),
+    _Option(
+        "--probe-concurrency",
+        "probe_concurrency",
+        int,
+        "execs in flight at once; each source pod runs its probes in one exec (default: 32)",
+    ),
+    _Option(
+        "--ready-timeout",
+        "ready_timeout",
+        float,
+        "seconds to wait for a scenario's pods to become ready (default: 120)",
+    ),
+    _Option(
+        "--keep-resources",
+        "keep",
+        bool,
+        "leave namespaces and policies in place after the run, for debugging",
+    ),
+    _Option(
+        "--allow-clusterwide-policies",
+        "allow_clusterwide",
+        bool,
+        "allow scenarios to apply CiliumClusterwideNetworkPolicies (they select pods of "
+        "every namespace, so other users of a shared mesh see them)",
+    ),
+)
+
+
+def add_options(parser: pytest.Parser, group: pytest.OptionGroup) -> None:
+    """Add the backend's options to ``group`` and their ini twins to ``parser``."""
+    for option in OPTIONS:
+        if option.kind is bool:
+            group.addoption(
+                option.flag, dest=option.dest, action="store_true", default=None, help=option.help
+            )
+            parser.addini(option.ini, option.help, type="bool", default=False)
+        else:
+            group.addoption(
+                option.flag,
+                dest=option.dest,
+                default=None,
+                metavar=option.kind.__name__.upper(),
+                help=option.help,
+            )
+            parser.addini(option.ini, option.help, type="string", default="")
+
+
+def settings_from_config(config: pytest.Config, run_id: str) -> KubernetesSettings:
+    """The settings given on the command line and in the ini file."""
+    values: dict[str, Any] = {"run_id": run_id}
+    for option in OPTIONS:
+        raw = config.getoption(option.dest, default=None)
+        source = option.flag
+        if raw is None:
+            raw, source = config.getini(option.ini), option.ini
+            if raw in (None, "", []) or (option.kind is bool and raw is False):
+                continue
+        values[option.field] = _convert(option, raw, source)
+    return KubernetesSettings(**values)
+
+
+def _convert(option: _Option, raw: Any, source: str) -> Any:
+    if option.kind is bool:
+        return bool(raw)
+    if option.kind is str:
+        text = str(raw).strip()
+        if not text:
+            raise UsageError(f"{source}: must not be empty")
+        return text
+    try:
+        value = option.kind(str(raw).strip())
+    except ValueError:
+        raise UsageError(f"{source}: not a {option.kind.__name__}: {raw!r}") from None
+    if value <= 0:
+        raise UsageError(f"{source}: must be positive, got {raw}")
+    return value

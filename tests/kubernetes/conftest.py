@@ -1,0 +1,66 @@
+"""Fixtures: an emulated two-cluster mesh answering probes from the simulated model, and the
+Kubernetes backend pointed at it with short timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from pytest_clustermesh.backend import Deployment
+from pytest_clustermesh.emulator import Emulator, Faults
+from pytest_clustermesh.emulator.mesh import MirroredMesh
+from pytest_clustermesh.kubernetes import KubernetesMesh, KubernetesSettings
+
+from .kubeworld import CLUSTERS, world
+
+SETTINGS = KubernetesSettings(
+    run_id="t",
+    connect_timeout=0.3,
+    probe_attempts=4,
+    probe_interval=0.05,
+    probe_window=10.0,
+    ready_timeout=10.0,
+    api_backoff=0.01,
+    api_timeout=5.0,
+)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emulated:
+        yield emulated
+
+
+@pytest.fixture
+def mirror(emulator: Emulator) -> Iterator[MirroredMesh]:
+    with MirroredMesh(emulator, seed=1) as mirrored:
+        yield mirrored
+    emulator.set_faults(Faults())
+    for cluster in emulator:
+        cluster.clear_rejections()
+
+
+@pytest.fixture
+def kubeconfig(emulator: Emulator) -> str:
+    return str(emulator.kubeconfig_path)
+
+
+def make_backend(kubeconfig: str, **changes: object) -> KubernetesMesh:
+    return KubernetesMesh(CLUSTERS, kubeconfig, replace(SETTINGS, **changes))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def backend(kubeconfig: str, mirror: MirroredMesh) -> Iterator[KubernetesMesh]:
+    mesh = make_backend(kubeconfig)
+    yield mesh
+    mesh.close()
+
+
+@pytest.fixture
+def deployed(backend: KubernetesMesh) -> Iterator[Deployment]:
+    deployment = world()
+    backend.deploy(deployment)
+    yield deployment
+    backend.teardown(deployment)

@@ -1,0 +1,57 @@
+"""The backend's options: command line over ini over defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+CONFTEST = """
+import pytest
+from pytest_clustermesh.kubernetes.options import add_options, settings_from_config
+
+def pytest_addoption(parser):
+    add_options(parser, parser.getgroup("clustermesh-k8s"))
+
+@pytest.fixture
+def settings(request):
+    return settings_from_config(request.config, "run-7")
+"""
+
+TEST = """
+def test_show(settings):
+    print("SETTINGS", settings)
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str, ini: str = "") -> str:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(TEST)
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}")
+    result = pytester.runpytest_inprocess(
+        "-s", "-p", "no:cacheprovider", "-p", "no:clustermesh", *args
+    )
+    return str(result.stdout)
+
+
+def test_defaults(pytester: pytest.Pytester) -> None:
+    out = run(pytester)
+    assert "run_id='run-7'" in out and "connect_timeout=2.0" in out and "keep=False" in out
+
+
+def test_command_line_wins_over_ini(pytester: pytest.Pytester) -> None:
+    out = run(
+        pytester,
+        "--probe-timeout=0.5",
+        "--keep-resources",
+        "--client-image=me/curl",
+        ini="clustermesh_probe_timeout = 3\nclustermesh_probe_concurrency = 4\n"
+        "clustermesh_allow_clusterwide_policies = true",
+    )
+    assert "connect_timeout=0.5" in out and "probe_concurrency=4" in out
+    assert "keep=True" in out and "allow_clusterwide=True" in out
+    assert "client_image='me/curl'" in out
+
+
+def test_bad_values_name_the_option(pytester: pytest.Pytester) -> None:
+    out = run(pytester, "--probe-retries=many")
+    assert "--probe-retries: not a int: 'many'" in out

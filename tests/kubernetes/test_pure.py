@@ -1,0 +1,161 @@
+"""Pure parts of the Kubernetes backend: manifests, preflight checks, errors, cleanup matching."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from pytest_clustermesh.backend import (
+    Deployment,
+    NamespaceSpec,
+    PortSpec,
+    ServiceSpec,
+    WorkloadSpec,
+)
+from pytest_clustermesh.facts import ClusterFacts, parse_version
+from pytest_clustermesh.kubernetes import manifests
+from pytest_clustermesh.kubernetes.cleanup import run_matcher
+from pytest_clustermesh.kubernetes.clients import describe, is_transient, retry_after
+from pytest_clustermesh.kubernetes.preflight import check_distinct, image_tag
+from pytest_clustermesh.kubernetes.settings import KubernetesSettings, label_value
+from pytest_clustermesh.scenario.materialize import OWNER_LABEL
+
+SETTINGS = KubernetesSettings(run_id="ci 42/a")
+SERVER = WorkloadSpec(
+    "be",
+    "server",
+    "cm-x-demo",
+    {"app": "backend"},
+    ("c1", "c2"),
+    replicas=2,
+    replicas_in={"c2": 0},
+    service_account="be-sa",
+    ports=(PortSpec(8080), PortSpec(80), PortSpec(53, "UDP")),
+    service=ServiceSpec("be", {"service.cilium.io/global": "true"}),
+)
+CLIENT = WorkloadSpec("fe", "client", "cm-x-demo", {"app": "frontend"}, ("c1",))
+DEPLOYMENT = Deployment(
+    "cm-x", ("c1", "c2"), (NamespaceSpec("demo", "cm-x-demo", {"team": "a"}),), (SERVER, CLIENT)
+)
+
+
+def test_pods_keep_their_identity_labels_plus_ownership() -> None:
+    body = manifests.workload_deployment(SERVER, "c1", DEPLOYMENT, SETTINGS)
+    labels = body["spec"]["template"]["metadata"]["labels"]
+    assert labels == {"app": "backend", OWNER_LABEL: "cm-x", manifests.WORKLOAD_LABEL: "be"}
+    assert body["spec"]["selector"]["matchLabels"] == manifests.pod_selector(DEPLOYMENT, SERVER)
+    assert body["metadata"]["labels"][manifests.RUN_LABEL] == "ci-42-a"
+    assert body["spec"]["template"]["spec"]["serviceAccountName"] == "be-sa"
+
+
+def test_servers_run_one_echo_container_per_tcp_port() -> None:
+    body = manifests.workload_deployment(SERVER, "c1", DEPLOYMENT, SETTINGS)
+    containers = body["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["echo-8080", "echo-80"]
+    assert containers[0]["image"] == "hashicorp/http-echo"
+    assert containers[0]["args"] == [
+        "-listen=:8080",
+        "-text=clustermesh-echo cluster=c1 pod=$(POD_NAME)",
+    ]
+    assert containers[0]["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_replicas_per_cluster() -> None:
+    assert (
+        manifests.workload_deployment(SERVER, "c2", DEPLOYMENT, SETTINGS)["spec"]["replicas"] == 0
+    )
+    client = manifests.workload_deployment(CLIENT, "c1", DEPLOYMENT, SETTINGS)
+    assert client["spec"]["replicas"] == 1
+    assert client["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "infinity"]
+
+
+def test_services_carry_annotations_and_every_port() -> None:
+    body = manifests.service(SERVER, DEPLOYMENT, SETTINGS)
+    assert body is not None
+    assert body["metadata"]["annotations"] == {"service.cilium.io/global": "true"}
+    assert [(p["port"], p["protocol"]) for p in body["spec"]["ports"]] == [
+        (8080, "TCP"),
+        (80, "TCP"),
+        (53, "UDP"),
+    ]
+    assert manifests.service(CLIENT, DEPLOYMENT, SETTINGS) is None
+    assert manifests.service_account(CLIENT, DEPLOYMENT, SETTINGS) is None
+
+
+def test_namespaces_keep_their_labels() -> None:
+    body = manifests.namespace(DEPLOYMENT.namespaces[0], DEPLOYMENT, SETTINGS)
+    assert body["metadata"]["labels"]["team"] == "a"
+    assert body["metadata"]["labels"][OWNER_LABEL] == "cm-x"
+
+
+@pytest.mark.parametrize(
+    ("image", "tag"),
+    [
+        ("quay.io/cilium/cilium:v1.19.2@sha256:abc", "v1.19.2"),
+        ("localhost:5000/cilium/cilium:1.18.0", "1.18.0"),
+        ("cilium:v1.20.0-pre.1", "v1.20.0-pre.1"),
+    ],
+)
+def test_image_tag(image: str, tag: str) -> None:
+    assert image_tag(image) == tag
+
+
+def test_an_untagged_image_has_no_version() -> None:
+    with pytest.raises(ValueError, match="no tag"):
+        image_tag("localhost:5000/cilium/cilium")
+
+
+def test_cluster_names_and_ids_must_differ() -> None:
+    version = parse_version("1.19.0")
+    facts = [
+        ClusterFacts("kind-a", "mesh1", 1, version),
+        ClusterFacts("kind-b", "mesh1", 2, version),
+        ClusterFacts("kind-c", "mesh3", 2, version),
+    ]
+    assert check_distinct(facts) == [
+        "kind-b: cluster-name mesh1 is also the cluster-name of kind-a",
+        "kind-c: cluster-id 2 is also the cluster-id of kind-b",
+    ]
+
+
+def test_transient_errors() -> None:
+    assert is_transient(ApiException(status=429))
+    assert is_transient(ApiException(status=503))
+    assert not is_transient(ApiException(status=422))
+    assert is_transient(urllib3.exceptions.ProtocolError("reset"))
+    assert not is_transient(ValueError("x"))
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    error = ApiException(status=429)
+    error.headers = {"Retry-After": "2"}
+    assert retry_after(error) == 2.0
+    error.headers = {"Retry-After": "600"}
+    assert retry_after(error) == 30.0
+    assert retry_after(ApiException(status=500)) is None
+
+
+def test_describe_gives_one_line() -> None:
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    wrapped = urllib3.exceptions.MaxRetryError(None, "/api", refused)  # type: ignore[arg-type]
+    assert describe(wrapped) == "connection refused"
+    rejected = ApiException(status=422)
+    rejected.body = '{"kind":"Status","message":"spec.endpointSelector: Required value"}'
+    assert describe(rejected) == "HTTP 422: spec.endpointSelector: Required value"
+
+
+def test_run_matcher() -> None:
+    match = run_matcher("42")
+    assert match({manifests.RUN_LABEL: "42"})
+    assert match({OWNER_LABEL: "cm-42-demo"})
+    assert not match({OWNER_LABEL: "cm-420-demo", manifests.RUN_LABEL: "420"})
+    assert run_matcher(None)({})
+
+
+def test_label_value() -> None:
+    assert label_value("gh/123 #4") == "gh-123-4"
+    assert len(label_value("x" * 100)) == 63
+    assert label_value("///") == "run"
