@@ -62,6 +62,14 @@ class StepNode(pytest.Collector):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, (self.step.line or 1) - 1, f"{self.scenario.name}::{self.name}"
 
+    def selected_cases(self) -> list[Case]:
+        """The step's cases that this session will run (after -k, -m, deselection)."""
+        return [
+            item.case
+            for item in self.session.items
+            if isinstance(item, ScenarioItem) and item.parent is self
+        ]
+
 
 def _run_case(clustermesh_session: MeshSession, request: pytest.FixtureRequest) -> None:
     item = request.node
@@ -123,7 +131,9 @@ class ScenarioItem(pytest.Function):
         reason = run.skip_reason(self.case)
         if reason:
             _skip_at_item(reason)
-        report = run.check(self.case)
+        step = self.parent
+        batch = step.selected_cases() if isinstance(step, StepNode) else []
+        report = run.check(self.case, batch)
         self.report_data = {"report": report}
         self.user_properties += [
             ("scenario", self.scenario.name),

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .backend import Deployment
+from .errors import ClusterMeshError
 from .facts import ClusterFacts
 from .runner import CaseReport, MeshSession, ScenarioRun
 from .scenario.load import _Loader
@@ -31,6 +32,13 @@ def clustermesh_session(pytestconfig: pytest.Config) -> Iterator[MeshSession]:
     from .plugin import open_session
 
     session = open_session(pytestconfig)
+    try:
+        # Preflight, once, before anything is deployed: an unreachable cluster or a missing
+        # Cilium stops the run with one line per cluster instead of failing every item.
+        session.backend.facts()
+    except ClusterMeshError as exc:
+        session.backend.close()
+        pytest.exit(f"clustermesh: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
     pytestconfig.stash[SESSION_KEY] = session
     try:
         yield session

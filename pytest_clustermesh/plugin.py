@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from .collect import ScenarioFile, ScenarioItem, is_scenario_file
-from .errors import UsageError
+from .errors import ClusterMeshError, UsageError
 from .fixtures import SESSION_KEY, clustermesh_facts, clustermesh_session, mesh
 from .options import MeshChoice, add_options, get, mesh_choice
 from .reports import ReportsPlugin
@@ -88,7 +88,10 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return
     session = item.config.stash.get(SESSION_KEY, None)
     if session is not None:
-        session.finish(item.scenario)
+        try:
+            session.finish(item.scenario)
+        except ClusterMeshError as exc:
+            pytest.fail(f"cleanup of {item.scenario.name} failed: {exc}", pytrace=False)
 
 
 def open_session(config: pytest.Config) -> MeshSession:

@@ -124,6 +124,8 @@ class ScenarioRun:
         self.deployment = build_deployment(scenario, session.run_id, self.binding)
         self._deployed = False
         self._in_force: dict[str, tuple[str, ...]] = {}
+        self._pending: dict[str, CaseReport] = {}
+        """Reports of cases probed ahead with their step's batch, valid in the current state."""
 
     @property
     def backend(self) -> MeshBackend:
@@ -143,6 +145,7 @@ class ScenarioRun:
     def prepare(self, step: Step) -> None:
         """Deploy if needed, then make the step's policies exactly those in force."""
         if not self._deployed:
+            self._pending.clear()
             self.backend.deploy(self.deployment)
             if self.session.oracle is not self.backend:
                 self.session.oracle.deploy(self.deployment)
@@ -150,6 +153,7 @@ class ScenarioRun:
         for logical, refs in step.policies.items():
             if self._in_force.get(logical) == refs:
                 continue
+            self._pending.clear()  # probed under another state
             docs = self.policies(logical, refs)
             real = self.binding[logical]
             self._in_force.pop(logical, None)  # unknown if the backend fails half-way
@@ -181,42 +185,72 @@ class ScenarioRun:
         served = frozenset(self.logical.get(c, c) for c in result.served_by)
         return dataclasses.replace(result, served_by=served)
 
-    def check(self, case: Case) -> CaseReport:
+    def check(self, case: Case, batch: Sequence[Case] = ()) -> CaseReport:
         """Reconcile to the case's step, probe, and judge against the expectation.
 
-        A matrix cell expects what the model predicts; when the model cannot predict (the
-        outcome depends on the load balancer, say), that is the case's failure.
+        ``batch`` is the other cases of the step that will run next (the selected items). They
+        are probed together with this one, concurrently where the backend can, so a step costs
+        its slowest probe rather than the sum; their reports wait until their items ask.
         """
         self.prepare(case.step)
-        probe = self.bind_probe(case.probe)
+        report = self._pending.pop(case.name, None)
+        if report is None:
+            todo = [case] + [
+                other
+                for other in batch
+                if other.step is case.step
+                and other.name != case.name
+                and other.name not in self._pending
+                and self.skip_reason(other) is None
+            ]
+            reports = self._probe_all(todo)
+            report = reports.pop(case.name)
+            self._pending.update(reports)
+        return report
+
+    def _probe_all(self, cases: Sequence[Case]) -> dict[str, CaseReport]:
+        """Probe ``cases`` in one call to the backend and judge each.
+
+        A matrix cell expects what the model predicts; when the model cannot predict (the
+        outcome depends on the load balancer, say), that is the cell's failure, unprobed.
+        """
         oracle = self.session.oracle
-        prediction = self.to_logical(oracle.predict(self.deployment, probe))
-        expected = case.verdict
-        if expected is None:
-            if prediction.outcome.is_error:
-                message = f"{case.probe} in step {case.step.name}: the model cannot predict it: "
-                message += prediction.detail
-                return CaseReport(case, Verdict.ALLOW, prediction, prediction, False, message,
-                                  self.facts())  # fmt: skip
-            expected = Verdict.of(prediction.outcome)
-        probe = dataclasses.replace(probe, expect=expected)
-        (observed,) = self.backend.probe(self.deployment, [probe])
-        observed = self.to_logical(observed)
         own = oracle is not self.backend
-        passed, problem = judge(expected, case.served_by, observed)
-        message = ""
-        if not passed:
-            message = describe_failure(
-                case, expected, observed, prediction if own else None, problem
+        facts = self.facts()
+        reports: dict[str, CaseReport] = {}
+        to_probe: list[tuple[Case, Verdict, ProbeResult, Probe]] = []
+        for case in cases:
+            probe = self.bind_probe(case.probe)
+            prediction = self.to_logical(oracle.predict(self.deployment, probe))
+            expected = case.verdict
+            if expected is None:
+                if prediction.outcome.is_error:
+                    message = (
+                        f"{case.probe} in step {case.step.name}: the model cannot predict it: "
+                        f"{prediction.detail}"
+                    )
+                    reports[case.name] = CaseReport(
+                        case, Verdict.ALLOW, prediction, prediction, False, message, facts
+                    )
+                    continue
+                expected = Verdict.of(prediction.outcome)
+            to_probe.append(
+                (case, expected, prediction, dataclasses.replace(probe, expect=expected))
             )
-        return CaseReport(
-            case, expected, observed, prediction if own else None, passed, message, self.facts()
-        )
+        observed_all = self.backend.probe(self.deployment, [item[3] for item in to_probe])
+        for (case, expected, prediction, _), raw in zip(to_probe, observed_all, strict=True):
+            observed = self.to_logical(raw)
+            passed, problem = judge(expected, case.served_by, observed)
+            model = prediction if own else None
+            message = "" if passed else describe_failure(case, expected, observed, model, problem)
+            reports[case.name] = CaseReport(case, expected, observed, model, passed, message, facts)
+        return reports
 
     def teardown(self) -> None:
         if self._deployed:
             self._deployed = False
             self._in_force.clear()
+            self._pending.clear()
             if self.session.oracle is not self.backend:
                 self.session.oracle.teardown(self.deployment)
             self.backend.teardown(self.deployment)
