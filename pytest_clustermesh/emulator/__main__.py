@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import signal
 import sys
@@ -67,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         "--exec-handler",
         metavar="MODULE:FUNCTION",
         help="async function answering execs (default: tool not found, 126)",
+    )
+    parser.add_argument(
+        "--simulated-probes",
+        action="store_true",
+        help="answer the Kubernetes backend's probe execs from the simulated mesh's verdicts "
+        "(MirroredMesh), so `pytest --kube-contexts=...` runs scenarios against this emulator",
     )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=float, default=0.0)
@@ -139,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with emulator:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(emulator)
+        if args.simulated_probes:
+            from .mesh import MirroredMesh  # imports the Kubernetes backend's probe protocol
+
+            stack.enter_context(MirroredMesh(emulator))
         emulator.set_faults(faults)
         path = emulator.write_kubeconfig(args.kubeconfig)
         contexts = ", ".join(f"{c.context}={c.url}" for c in emulator)

@@ -124,3 +124,30 @@ def test_an_unreachable_context_is_one_clear_line(scenarios: Path, tmp_path: Pat
     assert "kind-cluster2: cannot reach http://127.0.0.1:" in run.stdout
     assert "no tests ran" in run.stdout
     assert "Traceback" not in run.stdout
+
+
+def test_the_emulator_command_line_serves_a_mesh_for_the_users_command(
+    scenarios: Path, tmp_path: Path
+) -> None:
+    """The contributor's route in README: start the emulator by hand, point pytest at it."""
+    kubeconfig = tmp_path / "emulated.yaml"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest_clustermesh.emulator", "--kubeconfig", str(kubeconfig),
+         "--cilium-version", "1.19.1", "--simulated-probes"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert "kubeconfig written to" in server.stdout.readline()
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", str(scenarios / "guide"), "-rs",
+             "--kube-contexts=kind-cluster1,kind-cluster2", f"--kubeconfig={kubeconfig}", *FAST],
+            cwd=scenarios.parent, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-6000:]
+        # Cilium 1.19: policy-default-local-cluster is on, so the =false variants are skipped.
+        assert "policy-default-local-cluster=false does not hold" in run.stdout
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
