@@ -62,9 +62,7 @@ def outcome_line(output: str) -> str:
     return next(line for line in reversed(output.splitlines()) if " in " in line and "=" in line)
 
 
-def test_the_scenarios_pass_through_the_kubernetes_backend(
-    mesh: Emulator, scenarios: Path
-) -> None:
+def test_the_scenarios_pass_through_the_kubernetes_backend(mesh: Emulator, scenarios: Path) -> None:
     """Emulated clusters run Cilium 1.18: the remote-frontend items of the =false variant
     apply, the =true ones are skipped, as on the simulated mesh for 1.18."""
     run = subprocess.run(command(mesh, scenarios, only=""), cwd=scenarios.parent,
