@@ -149,3 +149,26 @@ def test_the_emulator_command_line_serves_a_mesh_for_the_users_command(
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+def test_a_client_image_without_curl_fails_every_item_deny_included(
+    scenarios: Path, tmp_path: Path
+) -> None:
+    """The worst bug this tool could have is a deny that passes because the probe was broken:
+    with no curl in the client image, every item fails, and the deny items say why."""
+    with Emulator() as emulator, MirroredMesh(emulator, images_without_curl={"busybox"}):
+        run = subprocess.run(
+            [*command(emulator, scenarios, "--client-image=busybox", "--probe-retries=2"),
+             "-k", "policy-on-cluster1"],
+            cwd=scenarios.parent, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        emulator["cluster1"].settle()
+        assert leftovers(emulator) == []
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED
+    summary = outcome_line(run.stdout)
+    assert "8 failed, 1 skipped" in summary
+    assert "passed" not in summary
+    deny = "policy-on-cluster1::cluster1/test->cluster1/myapp:80"
+    assert f"FAILED scenarios/guide/guide.scenario.yaml::{deny}" in run.stdout
+    assert "the probe could not run (probe-error), which proves nothing" in run.stdout
+    assert "curl: not found" in run.stdout
