@@ -166,7 +166,7 @@ def test_a_client_image_without_curl_fails_every_item_deny_included(
         assert leftovers(emulator) == []
     assert run.returncode == pytest.ExitCode.TESTS_FAILED
     summary = outcome_line(run.stdout)
-    assert "8 failed, 1 skipped" in summary
+    assert "12 failed, 1 skipped" in summary
     assert "passed" not in summary
     deny = "policy-on-cluster1::cluster1/test->cluster1/myapp:80"
     assert f"FAILED scenarios/guide/guide.scenario.yaml::{deny}" in run.stdout
