@@ -24,6 +24,13 @@ class CaseFailed(AssertionError):
     """A case's expectation did not hold; the message says expected, observed and why."""
 
 
+class CaseError(ClusterMeshError):
+    """A case could not be judged (its probe did not run, or the model could not predict it).
+
+    Not a :class:`CaseFailed`, so a strict ``xfail`` (a known gap in verdicts) does not
+    swallow it."""
+
+
 def is_scenario_file(config: pytest.Config, path: Path) -> bool:
     patterns = config.getini("clustermesh_scenario_files") or DEFAULT_SCENARIO_FILES.split()
     return any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
@@ -124,7 +131,9 @@ class ScenarioItem(pytest.Function):
             )
         )
         if case.xfail:
-            self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True))
+            # Only a verdict that differs is the known gap: an error (a probe that could not
+            # run, a failed deploy) still fails the item.
+            self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True, raises=CaseFailed))
 
     def run(self, session: MeshSession) -> None:
         run = session.run_for(self.scenario)
@@ -142,6 +151,8 @@ class ScenarioItem(pytest.Function):
             ("observed", report.result.outcome.value),
             ("attempts", report.result.attempts),
         ]
+        if report.unjudged:
+            raise CaseError(report.message)
         if not report.passed:
             raise CaseFailed(report.message)
 

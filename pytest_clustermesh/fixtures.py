@@ -83,6 +83,10 @@ class MeshHandle:
         workloads: Mapping[str, Any],
         namespaces: Mapping[str, Any] | None = None,
     ) -> None:
+        if self._run is not None:  # a new deployment replaces the old one
+            self._run.teardown()
+            self._run = None
+            self._policies.clear()
         self._base = {"name": self._name, "clusters": list(clusters), "workloads": dict(workloads)}
         if namespaces is not None:
             self._base["namespaces"] = dict(namespaces)
@@ -105,9 +109,14 @@ class MeshHandle:
             source: dict[str, Any]
             if isinstance(policy, Mapping):
                 source = {"inline": dict(policy)}
+                content = json.dumps(source, sort_keys=True)
             else:
-                source = {"file": str((self._root / policy).resolve())}
-            ref = "p-" + hashlib.sha1(json.dumps(source, sort_keys=True).encode()).hexdigest()[:10]
+                path = (self._root / policy).resolve()
+                source = {"file": str(path)}
+                # The file's content, not its name, identifies the policy: a test that rewrites
+                # a file between calls gets the new documents applied.
+                content = str(path) + (path.read_text() if path.is_file() else "")
+            ref = "p-" + hashlib.sha1(content.encode()).hexdigest()[:10]
             self._policies[ref] = source
             refs.append(ref)
         self._in_force[cluster] = refs
@@ -116,9 +125,9 @@ class MeshHandle:
         """Assert a verdict (``allow``, ``deny``, ...); keys as in a scenario expectation."""
         report = self._check({"from": source, "to": to, "verdict": verdict, **keys})
         if not report.passed:
-            from .collect import CaseFailed
+            from .collect import CaseError, CaseFailed
 
-            raise CaseFailed(report.message)
+            raise (CaseError if report.unjudged else CaseFailed)(report.message)
         return report
 
     def probe(self, source: str, to: str, **keys: Any) -> ProbeResult:

@@ -68,6 +68,12 @@ class CaseReport:
     message: str
     facts: Mapping[str, ClusterFacts] = field(default_factory=dict)
 
+    @property
+    def unjudged(self) -> bool:
+        """The case could not be judged: its probe did not run, or the model could not
+        predict a matrix cell. Never a verdict, and never a known gap either."""
+        return self.result.outcome.is_error
+
 
 class MeshSession:
     """One backend for a whole test session, with an oracle beside real backends."""

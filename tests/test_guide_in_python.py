@@ -8,15 +8,17 @@ simulated one here (pyproject.toml sets it), real clusters with --kube-contexts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_clustermesh.collect import CaseFailed
+from pytest_clustermesh.collect import CaseError, CaseFailed
+from pytest_clustermesh.errors import ScenarioError
 from pytest_clustermesh.fixtures import MeshHandle
 from pytest_clustermesh.verdicts import Outcome
 
 GUIDE = Path(__file__).resolve().parents[1] / "scenarios" / "guide"
-WORKLOADS = {
+WORKLOADS: dict[str, dict[str, Any]] = {
     "frontend": {"role": "client", "labels": {"app": "frontend"}},
     "test": {"role": "client", "labels": {"app": "test"}},
     "myapp": {
@@ -77,3 +79,29 @@ def test_inline_policies_and_a_failed_expectation_explain_themselves(guide: Mesh
     assert "default deny (selected by CNP" in str(failure.value)
     guide.set_policies("cluster2", [])
     guide.expect("cluster1/frontend", "cluster2/myapp", "allow")
+
+
+def test_a_rewritten_policy_file_is_applied_again(guide: MeshHandle, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((GUIDE / "network-policy.yaml").read_text())
+    guide.set_policies("cluster1", [policy])
+    guide.expect("cluster1/frontend", "cluster1/myapp", "allow")
+    policy.write_text(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: deny-all}\n"
+        "spec: {endpointSelector: {matchLabels: {app: myapp}}, ingress: [{}]}\n"
+    )
+    guide.set_policies("cluster1", [policy])
+    guide.expect("cluster1/frontend", "cluster1/myapp", "deny")
+
+
+def test_deploying_again_replaces_the_workloads(guide: MeshHandle) -> None:
+    guide.expect("cluster1/frontend", "cluster1/myapp", "allow")
+    only_cluster1 = {**WORKLOADS, "myapp": {**WORKLOADS["myapp"], "clusters": ["cluster1"]}}
+    guide.deploy(clusters=["cluster1", "cluster2"], workloads=only_cluster1)
+    guide.expect("cluster1/frontend", "cluster1/myapp", "allow")
+    with pytest.raises(ScenarioError, match="workload 'myapp' does not run in cluster2"):
+        guide.expect("cluster1/frontend", "cluster2/myapp", "allow")
+    # The Service now exists in cluster1 only: from cluster2 its name does not resolve, which
+    # is an error, not a verdict.
+    with pytest.raises(CaseError, match="the probe could not run"):
+        guide.expect("cluster2/frontend", "service/myapp-service", "deny")

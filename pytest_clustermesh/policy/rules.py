@@ -122,10 +122,22 @@ class Entry:
         return None
 
     def port_rule(self, port: int, protocol: str) -> PortRule | None:
-        """The first port rule that admits ``port``/``protocol`` (a catch-all if unrestricted)."""
+        """What the entry allows on ``port``/``protocol``: ``None`` if nothing.
+
+        Every ``toPorts`` item of the entry that admits the port counts: if one of them has no
+        L7 rules the port is open to every request, otherwise the HTTP rules of all of them
+        are merged (docs/cilium-notes.md, question 4).
+        """
         if self.ports is None:
             return PortRule(None)
-        return next((rule for rule in self.ports if rule.matches(port, protocol)), None)
+        matching = [rule for rule in self.ports if rule.matches(port, protocol)]
+        if not matching:
+            return None
+        if len(matching) == 1 or any(rule.http is None for rule in matching):
+            return next((r for r in matching if r.http is None), matching[0])
+        merged = tuple(http for rule in matching for http in rule.http or ())
+        first = matching[0]
+        return PortRule(first.port, first.end_port, first.protocols, merged)
 
 
 @dataclass(frozen=True)

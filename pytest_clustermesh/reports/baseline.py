@@ -61,7 +61,9 @@ def verdicts(records: Iterable[CaseRecord]) -> dict[VerdictKey, Observation]:
     for key, group in grouped.items():
         observed = [record for record in group if record.observed is not None]
         if observed:
-            value = "/".join(dict.fromkeys(str(record.observed) for record in observed))
+            # Who answered is part of the verdict: an upgrade that breaks a global Service's
+            # affinity changes it even where no expectation pins served_by.
+            value = "/".join(dict.fromkeys(_observed_text(record) for record in observed))
         elif any(record.status == ERROR for record in group):
             value = ERROR
         else:
@@ -69,6 +71,11 @@ def verdicts(records: Iterable[CaseRecord]) -> dict[VerdictKey, Observation]:
         facts = next((r.facts for r in observed + group if r.facts), fallback.get(key.scenario))
         result[key] = Observation(value, versions_text(facts or {}))
     return result
+
+
+def _observed_text(record: CaseRecord) -> str:
+    served = f"({','.join(sorted(record.served_by))})" if record.served_by else ""
+    return f"{record.observed}{served}"
 
 
 def _scenario_facts(records: Sequence[CaseRecord]) -> dict[str, Mapping[str, ClusterRecord]]:

@@ -32,9 +32,11 @@ def dns_name(*parts: str, limit: int = MAX_NAME) -> str:
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
 
 
-def deployment_key(run_id: str, scenario: str) -> str:
-    # Leaves room for "-<namespace key>" within a namespace name.
-    return dns_name("cm", run_id, scenario, limit=40)
+def deployment_key(run_id: str, scenario: str, path: str = "") -> str:
+    """``cm-<run>-<scenario>-<hash of the file>``: two scenarios of one run never share a key,
+    even with the same name, and leave room for ``-<namespace key>`` in a namespace name."""
+    digest = hashlib.sha1(path.encode()).hexdigest()[:5]
+    return dns_name("cm", run_id, dns_name(scenario, limit=24), digest, limit=40)
 
 
 def build_deployment(
@@ -44,7 +46,7 @@ def build_deployment(
     backend cluster name; identity when ``None``)."""
     model = scenario.model
     bind = binding or {c: c for c in model.clusters}
-    key = deployment_key(run_id, scenario.name)
+    key = deployment_key(run_id, scenario.name, str(scenario.path))
     namespaces = tuple(
         NamespaceSpec(ns_key, dns_name(key, ns_key), dict(ns.labels))
         for ns_key, ns in model.namespaces.items()

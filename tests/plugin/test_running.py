@@ -230,3 +230,17 @@ def test_xdist_keeps_a_scenarios_items_on_one_worker_in_order(
         "cluster-restricted-on-cluster2",
     ]
     assert all(steps == expected for steps in order.values()), order
+
+
+def test_xfail_does_not_swallow_a_probe_that_could_not_run(pytester: pytest.Pytester) -> None:
+    """A known gap is a verdict that differs; an item whose probe could not run (no pod of
+    the target: replicas 0) still fails."""
+    scenario = TWO_CLUSTERS.replace("    port: 80\n", "    port: 80\n    replicas: {cluster2: 0}\n")
+    pytester.makefile(
+        ".scenario.yaml",
+        gaps=scenario + "steps:\n  - name: open\n    expect:\n"
+        "      - {from: cluster1/frontend, to: cluster2/myapp, verdict: deny, xfail: known gap}\n",
+    )
+    result = pytester.runpytest(SIMULATED)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the probe could not run (probe-error)*"])

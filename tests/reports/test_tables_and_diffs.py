@@ -176,6 +176,15 @@ def test_a_probe_that_stops_running_is_a_change() -> None:
     assert change.after.versions == "?"
 
 
+def test_a_change_of_the_answering_cluster_is_a_change() -> None:
+    """A global Service's affinity breaking across an upgrade changes who answers, even where
+    no expectation pins served_by."""
+    before = [record("c1/a", "service/web", "allow", "allowed", served_by=("cluster1",))]
+    after = [record("c1/a", "service/web", "allow", "allowed", served_by=("cluster2",))]
+    (change,) = baseline.compare(before, after).changes
+    assert (change.before.value, change.after.value) == ("allowed(cluster1)", "allowed(cluster2)")
+
+
 def test_mixed_versions_are_named_per_cluster() -> None:
     mixed = {**facts("1.18", "cluster1"), **facts("1.19", "cluster2")}
     assert record("c1/a", "c2/w", "allow", "allowed", facts=mixed).cilium_versions() == (

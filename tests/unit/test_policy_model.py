@@ -172,6 +172,16 @@ ROWS = [
         {"c1": [be_ingress({**FROM_FE, **TO_8080}, {**FROM_FE, "toPorts": [{"ports": [
             {"port": "8080"}], "rules": {"http": [{"path": "/public"}]}}]})]},
         "c1/fe", "c1/be", ALLOWED, http=("GET", "/private")),
+    Row("Q4: an L4-only toPorts item in the same entry opens the port to every request",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [
+            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/a"}]}},
+            {"ports": [{"port": "8080"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/b")),
+    Row("Q4: HTTP rules of several toPorts items of one entry are merged",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [
+            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/a"}]}},
+            {"ports": [{"port": "8080"}], "rules": {"http": [{"path": "/b"}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/b")),
     Row("Q3: HTTP paths match whole, not as a substring",
         {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}],
             "rules": {"http": [{"path": "/pub"}]}}]})]},
