@@ -5,8 +5,11 @@ Services, policies) and rebuilds from them what a backend deployed: a
 :class:`~pytest_clustermesh.backend.Deployment` per ownership label value, its policies per
 cluster, all put into a :class:`~pytest_clustermesh.simulated.SimulatedMesh`. It then answers the
 Kubernetes backend's probe execs (:mod:`pytest_clustermesh.kubernetes.commands`) as curl would
-if Cilium behaved as the model says: a drop waits out the connect timeout and exits 28, an L7
-denial is an HTTP 403, an allowed request gets the server's http-echo text.
+if Cilium behaved as the model says: a drop waits out the connect timeout and exits 28 without
+a connection (``time_connect`` 0, status 000), an L7 denial is Envoy's HTTP 403 ``Access
+denied``, an allowed request gets the server's http-echo text after a connection was made. A
+request to an IP no pod or Service has (a pod replaced since the backend listed it) is dropped,
+as Cilium drops traffic to a stale or unroutable IP.
 
 So the whole Kubernetes path (manifests, labels, policy objects, exec, classification) runs
 against the model: a label the backend forgets or a policy it fails to apply changes the verdict.
@@ -38,7 +41,7 @@ from ..backend import (
 )
 from ..errors import ClusterMeshError
 from ..facts import ClusterFacts, parse_version, resolve_options
-from ..kubernetes.classify import echo_text
+from ..kubernetes.classify import CILIUM_ACCESS_DENIED, echo_text
 from ..kubernetes.commands import (
     CurlOutput,
     CurlRequest,
@@ -160,16 +163,16 @@ class MirroredMesh:
         if batch is None and not single:
             return await default_exec_handler(request)
         self.execs += 1
-        commands = batch if batch is not None else [request.command]
+        commands = batch.commands if batch is not None else [request.command]
         answers = [self._answer(request, argv) for argv in commands]
         wait = max((delay for _, delay in answers), default=0.0)
         if wait:
             await asyncio.sleep(wait)
         outputs = [output for output, _ in answers]
         if batch is not None:
-            return ExecResult(render_batch_output(outputs))
+            return ExecResult(render_batch_output(outputs, batch.marker))
         [output] = outputs
-        return ExecResult(output.stdout + "\n", output.stderr, output.exit_code or 0)
+        return ExecResult(output.stdout, output.stderr, output.exit_code or 0)
 
     def _answer(self, request: ExecRequest, argv: list[str]) -> tuple[CurlOutput, float]:
         """One curl's output and how long it takes."""
@@ -196,7 +199,9 @@ class MirroredMesh:
         key, source = labels.get(OWNER_LABEL), labels.get(WORKLOAD_LABEL)
         deployment = world.deployments.get(key or "")
         target = self._target(world, context, curl.host)
-        if deployment is None or source is None or target is None:
+        if target is None:
+            return _dropped(curl), curl.connect_timeout  # a stale or unroutable IP
+        if deployment is None or source is None:
             return _unreachable(curl), 0.0
         probe = Probe(
             context, source, target, curl.port, "TCP", HttpRequest(curl.method, curl.path)
@@ -239,11 +244,9 @@ class MirroredMesh:
             cluster = self._random.choice(sorted(served_by))
             return CurlOutput(0, curl_stdout(self._echo(world, cluster, workload, curl), 200)), 0.0
         if outcome is Outcome.DROPPED:
-            millis = int(curl.connect_timeout * 1000)
-            said = f"curl: (28) Connection timed out after {millis} milliseconds"
-            return CurlOutput(28, curl_stdout("", 0), said), curl.connect_timeout
+            return _dropped(curl), curl.connect_timeout
         if outcome is Outcome.L7_DENIED:
-            return CurlOutput(0, curl_stdout("Access denied", 403)), 0.0
+            return CurlOutput(0, curl_stdout(CILIUM_ACCESS_DENIED, 403)), 0.0
         if outcome is Outcome.REFUSED:
             return _refused(curl, "Couldn't connect to server"), 0.0
         if outcome is Outcome.DNS_FAILURE:
@@ -271,6 +274,13 @@ class MirroredMesh:
                     if arg.startswith("-text="):
                         return str(arg[6:]).replace(f"$({POD_NAME_ENV})", pod["metadata"]["name"])
         return "hello-world"
+
+
+def _dropped(curl: CurlRequest) -> CurlOutput:
+    """curl's output when no SYN-ACK came back within the connect timeout."""
+    millis = int(curl.connect_timeout * 1000)
+    said = f"curl: (28) Connection timed out after {millis} milliseconds"
+    return CurlOutput(28, curl_stdout("", 0, time_connect=0.0), said)
 
 
 def _unreachable(curl: CurlRequest) -> CurlOutput:

@@ -4,6 +4,7 @@ contexts. Its cluster names are the context names."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ class KubernetesMesh:
         self._facts: dict[str, ClusterFacts] | None = None
         self._prober: Prober | None = None
         self._live: dict[str, Deployment] = {}
+        self._policies_changed: dict[str, float] = {}
+        """cluster -> ``time.monotonic()`` of its last ``set_policies``"""
         self._signals = TermAsInterrupt()
 
     # -- MeshBackend ---------------------------------------------------------------------------
@@ -72,13 +75,18 @@ class KubernetesMesh:
         self, deployment: Deployment, cluster: str, policies_: Sequence[PolicyDoc]
     ) -> None:
         target = self._cluster(cluster)
-        with _guard(target, f"apply policies of {deployment.key}"):
-            policies.set_policies(target, deployment, policies_, self._settings)
+        try:
+            with _guard(target, f"apply policies of {deployment.key}"):
+                policies.set_policies(target, deployment, policies_, self._settings)
+        finally:  # even a failed change may have changed something
+            self._policies_changed[cluster] = time.monotonic()
 
     def probe(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
         if self._prober is None:
             self._prober = Prober(self._connect(), self._kubeconfig, self._settings)
-        return self._prober.run(deployment, probes)
+        changed = [self._policies_changed.get(cluster) for cluster in deployment.clusters]
+        last = max((when for when in changed if when is not None), default=None)
+        return self._prober.run(deployment, probes, last)
 
     def teardown(self, deployment: Deployment) -> None:
         self._live.pop(deployment.key, None)

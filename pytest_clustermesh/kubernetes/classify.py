@@ -1,7 +1,14 @@
 """From what a curl did to an :class:`~pytest_clustermesh.verdicts.Outcome`.
 
-Only a timeout (a silent drop) and an HTTP 403 (the L7 proxy) say "denied"; anything the probe
-could not do is an error, never a verdict, so a broken client image cannot pass a ``deny``.
+Only two things say "denied", each narrowly:
+- a timeout before any connection was made (curl exit 28 with ``time_connect`` 0 and no HTTP
+  status): Cilium drops the SYN silently. A timeout after connecting is a slow or hung server,
+  which says nothing about policy;
+- an HTTP 403 whose body is the text Cilium's Envoy proxy answers for a request its L7 rules
+  deny (``Access denied``). Any other 403 comes from the server itself.
+
+Anything else the probe could not do is an error, never a verdict, so a broken client image or a
+misbehaving server cannot pass a ``deny``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,10 @@ from .commands import CurlOutput
 
 ECHO_PREFIX = "clustermesh-echo"
 _ECHO = re.compile(rf"{ECHO_PREFIX} cluster=(?P<cluster>\S+) pod=(?P<pod>\S+)")
+
+CILIUM_ACCESS_DENIED = "Access denied"
+"""The body of the 403 Cilium's Envoy answers when an L7 rule denies a request (Cilium docs,
+"Layer 7 Examples": ``curl`` prints ``Access denied``)."""
 
 CURL_DNS = 6
 CURL_REFUSED = 7
@@ -44,7 +55,7 @@ def classify(output: CurlOutput) -> Classified:
     if code == 0:
         return _answered(output)
     if code == CURL_TIMEOUT:
-        return Classified(Outcome.DROPPED, f"curl exit 28 (timeout: packets dropped){said}")
+        return _timed_out(output, said)
     if code == CURL_REFUSED:
         return Classified(Outcome.REFUSED, f"curl exit 7 (connection refused){said}")
     if code == CURL_DNS:
@@ -64,7 +75,13 @@ def _answered(output: CurlOutput) -> Classified:
         )
     body = output.body.strip()
     if status == 403:
-        return Classified(Outcome.L7_DENIED, f"HTTP 403: {body[:200]}")
+        if body == CILIUM_ACCESS_DENIED:
+            return Classified(Outcome.L7_DENIED, f"HTTP 403: {body}")
+        return Classified(
+            Outcome.PROBE_ERROR,
+            f"HTTP 403 not from Cilium's proxy (its body is not {CILIUM_ACCESS_DENIED!r}): "
+            f"{body[:200]!r}",
+        )
     if not 200 <= status < 300:
         return Classified(Outcome.PROBE_ERROR, f"unexpected HTTP {status}: {body[:200]}")
     match = _ECHO.search(body)
@@ -72,6 +89,26 @@ def _answered(output: CurlOutput) -> Classified:
         return Classified(Outcome.ALLOWED, f"HTTP {status} from a server that is not the echo")
     return Classified(
         Outcome.ALLOWED, f"HTTP {status}: {match.group(0)}", match["cluster"], match["pod"]
+    )
+
+
+def _timed_out(output: CurlOutput, said: str) -> Classified:
+    """Exit 28 is a drop only if the connection was never made."""
+    connect, status = output.time_connect, output.http_code
+    if connect is None or status is None:
+        return Classified(
+            Outcome.PROBE_ERROR,
+            "curl exit 28 without its --write-out line: cannot tell a dropped connection from "
+            f"a slow server{said}",
+        )
+    if connect > 0 or status != 0:
+        return Classified(
+            Outcome.PROBE_ERROR,
+            f"curl exit 28 after the connection was made (time_connect {connect:g} s, HTTP "
+            f"{status:03d}): the server was slow or hung, which is not a drop{said}",
+        )
+    return Classified(
+        Outcome.DROPPED, f"curl exit 28 before any connection was made (packets dropped){said}"
     )
 
 

@@ -5,27 +5,42 @@ curl per probe as a background job, waits for all of them, then prints each prob
 stdout and stderr between marker lines. So a round costs its slowest probe, not the sum, and the
 output of parallel curls never interleaves (each job writes to its own files).
 
+The marker lines cannot be forged by what a probe prints: each batch gets a fresh random marker
+(:func:`new_marker`), passed to the script as its first argument and never sent to any server,
+and the parser accepts marker lines only in the script's exact order (header, stderr, next
+header..., end). A response body that imitates a header, of this batch or any other, is either
+plain body text (it lacks the marker) or breaks the order, which makes the whole batch a
+:class:`BatchOutputError` (a probe error, never a verdict).
+
 Each probe travels as one positional argument holding a shell-quoted curl command; the same
-command, behind ``kubectl exec``, is what a user pastes to repeat the probe by hand. The emulator's
-exec handler reads commands back with :func:`parse_batch_argv` and :func:`parse_curl` and answers
-with :func:`render_batch_output`, so both sides share this one definition.
+command, behind ``kubectl exec``, is what a user pastes to repeat the probe by hand. Its
+``--write-out`` line ends curl's stdout with the HTTP status and ``time_connect``, so a timeout
+before the connection was made (a drop) can be told from a slow server. The emulator's exec
+handler reads commands back with :func:`parse_batch_argv` and :func:`parse_curl` and answers with
+:func:`render_batch_output`, so both sides share this one definition.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-MARKER = "@@clustermesh-probe"
+MARKER_PREFIX = "@@clustermesh-"
+_MARKER = re.compile(rf"^{re.escape(MARKER_PREFIX)}[0-9a-f]{{32}}$")
 ARGV0 = "clustermesh-probe"
 """``$0`` of the batch script: names the exec in process listings and marks it for parsers."""
 
-WRITE_OUT = r"\nhttp_code=%{http_code}\n"
-"""curl's ``--write-out``: the HTTP status on a line of its own after the body."""
+WRITE_OUT_TAG = "clustermesh-write-out"
+WRITE_OUT = rf"\n{WRITE_OUT_TAG} http_code=%{{http_code}} time_connect=%{{time_connect}}\n"
+"""curl's ``--write-out``: after the body, on a line of its own, the HTTP status (``000`` when
+no response came) and the seconds until the TCP connection was made (``0.000000`` when it never
+was). curl prints it whatever the exit code, last, so only the final line of stdout counts."""
 
-BATCH_SCRIPT = f"""\
+BATCH_SCRIPT = """\
+m=$1; shift
 d=$(mktemp -d) || exit 125
 n=0
 for c in "$@"; do
@@ -35,20 +50,25 @@ done
 wait
 i=0
 while [ "$i" -lt "$n" ]; do
-  echo "{MARKER} $i exit=$(cat "$d/$i.rc")"
+  echo "$m $i exit=$(cat "$d/$i.rc")"
   cat "$d/$i.out"; echo
-  echo "{MARKER} $i stderr"
+  echo "$m $i stderr"
   cat "$d/$i.err"; echo
   i=$((i+1))
 done
-echo "{MARKER} end"
+echo "$m end"
 rm -rf "$d"
 """
+"""Run as ``sh -c BATCH_SCRIPT clustermesh-probe MARKER CURL...``."""
 
-_HTTP_CODE = re.compile(r"(?m)^http_code=(\d{3})\s*$")
-_HEADER = re.compile(rf"^{re.escape(MARKER)} (\d+) exit=(\d*)$")
-_STDERR = re.compile(rf"^{re.escape(MARKER)} (\d+) stderr$")
-_END = f"{MARKER} end"
+_WRITE_OUT_LINE = re.compile(
+    rf"(?:^|\n){re.escape(WRITE_OUT_TAG)} http_code=(\d{{3}}) time_connect=(\d+(?:\.\d+)?)\s*\Z"
+)
+
+
+def new_marker() -> str:
+    """A fresh marker for one batch: unguessable, so no probe's output can contain it."""
+    return f"{MARKER_PREFIX}{secrets.token_hex(16)}"
 
 
 @dataclass(frozen=True)
@@ -99,9 +119,19 @@ def curl_argv(request: CurlRequest) -> list[str]:
     ]
 
 
-def batch_argv(requests: Sequence[CurlRequest]) -> list[str]:
-    """The exec argv running ``requests`` in parallel in one pod."""
-    return ["sh", "-c", BATCH_SCRIPT, ARGV0, *(shlex.join(curl_argv(r)) for r in requests)]
+def batch_argv(requests: Sequence[CurlRequest], marker: str) -> list[str]:
+    """The exec argv running ``requests`` in parallel in one pod; its output's sections are
+    framed by ``marker`` (from :func:`new_marker`, one per batch)."""
+    if not _MARKER.match(marker):
+        raise ValueError(f"not a batch marker: {marker!r}")
+    return [
+        "sh",
+        "-c",
+        BATCH_SCRIPT,
+        ARGV0,
+        marker,
+        *(shlex.join(curl_argv(r)) for r in requests),
+    ]
 
 
 def kubectl_command(
@@ -133,72 +163,103 @@ class CurlOutput:
 
     @property
     def http_code(self) -> int | None:
-        found = _HTTP_CODE.findall(self.stdout)
-        return int(found[-1]) if found else None
+        """The status of the ``--write-out`` line (0: no response); ``None`` without one."""
+        found = _WRITE_OUT_LINE.search(self.stdout)
+        return int(found.group(1)) if found else None
+
+    @property
+    def time_connect(self) -> float | None:
+        """Seconds until the connection was made (0: never); ``None`` without a write-out."""
+        found = _WRITE_OUT_LINE.search(self.stdout)
+        return float(found.group(2)) if found else None
 
     @property
     def body(self) -> str:
-        """stdout without the ``--write-out`` trailer."""
-        match = list(_HTTP_CODE.finditer(self.stdout))
-        return self.stdout[: match[-1].start()].rstrip("\n") if match else self.stdout
+        """stdout without the ``--write-out`` line."""
+        found = _WRITE_OUT_LINE.search(self.stdout)
+        return self.stdout[: found.start()].rstrip("\n") if found else self.stdout
 
 
 class BatchOutputError(ValueError):
-    """The batch script's output is not in its format (truncated, or another program's)."""
+    """The batch script's output is not in its format (truncated, forged, another program's)."""
 
 
-def parse_batch_output(stdout: str, count: int) -> list[CurlOutput]:
-    """The results of a batch of ``count`` probes, in order.
+def parse_batch_output(stdout: str, count: int, marker: str) -> list[CurlOutput]:
+    """The results of a batch of ``count`` probes framed by ``marker``, in order.
 
-    Raises :class:`BatchOutputError` when the end marker is missing (the script did not finish)
-    or when a probe's section is.
+    Marker lines must come exactly as the script prints them: ``0 exit=``, ``0 stderr``,
+    ``1 exit=``... ``end``. Anything else carrying the marker (a second section for a probe, a
+    section out of order) raises :class:`BatchOutputError`, as does output without the end
+    marker (the script did not finish) or without a probe's section.
     """
-    sections: dict[int, dict[str, list[str] | int | None]] = {}
-    current: list[str] | None = None
-    finished = False
-    for line in stdout.splitlines():
-        if line == _END:
-            finished = True
-            current = None
+    header = re.compile(rf"{re.escape(marker)} (\d+) exit=(\d*)")
+    results: list[CurlOutput] = []
+    exit_code: int | None = None
+    out: list[str] = []
+    err: list[str] = []
+    state = "before"  # then "out", "err", ... "end"
+    for line in stdout.split("\n"):
+        if not line.startswith(marker):
+            if state == "out":
+                out.append(line)
+            elif state == "err":
+                err.append(line)
+            elif state == "end" and line:
+                raise BatchOutputError(f"output after the end marker: {line[:100]!r}")
             continue
-        if header := _HEADER.match(line):
-            index = int(header.group(1))
-            code = header.group(2)
-            current = []
-            sections[index] = {"exit": int(code) if code else None, "out": current, "err": []}
+        if state == "end":
+            raise BatchOutputError("a marker line after the end marker")
+        index = len(results)
+        if state == "out" and line == f"{marker} {index} stderr":
+            state = "err"
             continue
-        if (err := _STDERR.match(line)) and int(err.group(1)) in sections:
-            current = sections[int(err.group(1))]["err"]  # type: ignore[assignment]
-            continue
-        if current is not None:
-            current.append(line)
-    if not finished:
+        if state == "err":
+            results.append(CurlOutput(exit_code, "\n".join(out), "\n".join(err).strip()))
+            index, state = len(results), "between"
+        if state in ("before", "between"):
+            if line == f"{marker} end":
+                state = "end"
+                continue
+            if found := header.fullmatch(line):
+                seen = int(found.group(1))
+                if seen != index:
+                    again = "a second section" if seen < index else "a section out of order"
+                    raise BatchOutputError(f"{again} for probe {seen} (expected probe {index})")
+                exit_code = int(found.group(2)) if found.group(2) else None
+                out, err, state = [], [], "out"
+                continue
+        raise BatchOutputError(f"unexpected marker line {line[len(marker) :][:60]!r}")
+    if state != "end":
         raise BatchOutputError("the probe script did not finish (no end marker in its output)")
-    missing = [str(i) for i in range(count) if i not in sections]
-    if missing:
-        raise BatchOutputError(f"no output for probe(s) {', '.join(missing)}")
-    return [_section(sections[i]) for i in range(count)]
-
-
-def _section(raw: dict[str, list[str] | int | None]) -> CurlOutput:
-    exit_code = raw["exit"]
-    out, err = raw["out"], raw["err"]
-    assert isinstance(out, list) and isinstance(err, list)
-    return CurlOutput(
-        exit_code if isinstance(exit_code, int) else None,
-        "\n".join(out),
-        "\n".join(err).strip(),
-    )
+    if len(results) != count:
+        missing = ", ".join(str(i) for i in range(len(results), count))
+        raise BatchOutputError(
+            f"no output for probe(s) {missing}"
+            if len(results) < count
+            else f"{len(results)} sections for {count} probe(s)"
+        )
+    return results
 
 
 # -- the other side: used by the emulator's exec handler ---------------------------------------
 
 
-def parse_batch_argv(argv: Sequence[str]) -> list[list[str]] | None:
-    """The curl argvs of a batch exec, or ``None`` if ``argv`` is not one."""
-    if len(argv) < 4 or list(argv[:4]) != ["sh", "-c", BATCH_SCRIPT, ARGV0]:
+@dataclass(frozen=True)
+class BatchCommand:
+    """A batch exec as the pod sees it."""
+
+    marker: str
+    commands: list[list[str]]
+    """One curl argv per probe."""
+
+
+def parse_batch_argv(argv: Sequence[str]) -> BatchCommand | None:
+    """The marker and curl argvs of a batch exec, or ``None`` if ``argv`` is not one."""
+    if len(argv) < 5 or list(argv[:4]) != ["sh", "-c", BATCH_SCRIPT, ARGV0]:
         return None
-    return [shlex.split(command) for command in argv[4:]]
+    if not _MARKER.match(argv[4]):
+        return None
+    return BatchCommand(argv[4], [shlex.split(command) for command in argv[5:]])
 
 
 def parse_curl(argv: Sequence[str]) -> CurlRequest:
@@ -230,22 +291,25 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
     )
 
 
-def render_batch_output(outputs: Sequence[CurlOutput]) -> str:
-    """The batch script's stdout for ``outputs``, as the script prints it."""
-    lines = []
+def render_batch_output(outputs: Sequence[CurlOutput], marker: str) -> str:
+    """The batch script's stdout for ``outputs``, byte for byte as the script prints it."""
+    text = ""
     for index, output in enumerate(outputs):
-        lines.append(
-            f"{MARKER} {index} exit={'' if output.exit_code is None else output.exit_code}"
-        )
-        if output.stdout:
-            lines.append(output.stdout)
-        lines.append(f"{MARKER} {index} stderr")
-        if output.stderr:
-            lines.append(output.stderr)
-    lines.append(_END)
-    return "\n".join(lines) + "\n"
+        text += f"{marker} {index} exit={'' if output.exit_code is None else output.exit_code}\n"
+        text += f"{output.stdout}\n{marker} {index} stderr\n{output.stderr}\n"
+    return text + f"{marker} end\n"
 
 
-def curl_stdout(body: str, http_code: int) -> str:
-    """What curl with :data:`WRITE_OUT` prints for a response."""
-    return f"{body}\nhttp_code={http_code:03d}"
+ANSWER_TIME_CONNECT = 0.000412
+"""A plausible ``time_connect`` of an answered request inside a cluster."""
+
+
+def curl_stdout(body: str, http_code: int, time_connect: float | None = None) -> str:
+    """What curl with :data:`WRITE_OUT` prints: ``body``, then the write-out line.
+
+    ``time_connect`` defaults to 0 (never connected) for ``http_code`` 0, else to
+    :data:`ANSWER_TIME_CONNECT`.
+    """
+    if time_connect is None:
+        time_connect = 0.0 if http_code == 0 else ANSWER_TIME_CONNECT
+    return f"{body}\n{WRITE_OUT_TAG} http_code={http_code:03d} time_connect={time_connect:.6f}\n"

@@ -21,6 +21,8 @@ class _Option:
     field: str
     kind: type
     help: str
+    zero: bool = False
+    """0 is allowed (a number option is otherwise positive)."""
 
     @property
     def dest(self) -> str:
@@ -62,6 +64,15 @@ OPTIONS = (
         "probe_window",
         float,
         "seconds after a step's first attempt past which no retry starts (default: 30)",
+    ),
+    _Option(
+        "--policy-settle",
+        "policy_settle",
+        float,
+        "seconds after a policy change during which a probe's outcome must be confirmed by a "
+        "second round with the same outcome, as Cilium applies policy asynchronously "
+        "(default: 5; 0 disables)",
+        zero=True,
     ),
     _Option(
         "--probe-concurrency",
@@ -136,6 +147,7 @@ def _convert(option: _Option, raw: Any, source: str) -> Any:
         value = option.kind(str(raw).strip())
     except ValueError:
         raise UsageError(f"{source}: not a {option.kind.__name__}: {raw!r}") from None
-    if value <= 0:
-        raise UsageError(f"{source}: must be positive, got {raw}")
+    if value < 0 or (value == 0 and not option.zero):
+        bound = "zero or positive" if option.zero else "positive"
+        raise UsageError(f"{source}: must be {bound}, got {raw}")
     return value

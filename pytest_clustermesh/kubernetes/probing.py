@@ -3,9 +3,20 @@ expectation.
 
 A step runs in rounds. Each round looks the pods and Services up again (a pod may have been
 replaced), groups the round's probes by source pod, runs each group as one exec of parallel
-curls (:mod:`.commands`), and runs the groups concurrently, each exec on its own API client. A
-probe whose outcome does not satisfy its ``expect`` is tried again in the next round, within the
-settings' bound: Cilium applies policy asynchronously, so the first answer may predate it.
+curls (:mod:`.commands`), and runs the groups concurrently, each exec on its own API client.
+After the round, the target pods and Services are looked up once more: a probe whose target
+vanished or changed (another UID or address) while it ran may have hit a stale address, so its
+outcome is a probe error and it is tried again.
+
+A probe whose outcome does not satisfy its ``expect`` is tried again in the next round, within
+the settings' bound: Cilium applies policy asynchronously, so the first answer may predate it.
+For the same reason, and because Cilium reports no enforcement status, an outcome that does
+satisfy ``expect`` counts only once it can be trusted: if the round that saw it started less
+than ``policy_settle`` seconds after policies last changed in one of the deployment's clusters,
+the next round (``probe_interval`` later) must see the same outcome. Otherwise the old policy,
+or a transient timeout, could pass the item. That confirmation round may go one attempt beyond
+``probe_attempts``; an outcome still unconfirmed at the end is a probe error. Each result's
+detail lists the outcomes of its attempts.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from .commands import (
     CurlRequest,
     batch_argv,
     kubectl_command,
+    new_marker,
     parse_batch_output,
     url_of,
 )
@@ -44,13 +56,42 @@ EXEC_SLACK = 10.0
 
 
 @dataclass(frozen=True)
+class PodRef:
+    """A ready pod as listed."""
+
+    name: str
+    ip: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """The object whose address a probe targets, as listed before the probe ran."""
+
+    context: str
+    kind: str
+    """``pod`` or ``Service``."""
+    namespace: str
+    name: str
+    uid: str
+    address: str
+    backends: tuple[str, ...] = ()
+    """For a Service: its workload's ready pods in every cluster (``context/uid/IP``), which a
+    global Service may send the request to."""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name} ({self.address}) in {self.context}"
+
+
+@dataclass(frozen=True)
 class Planned:
-    """A probe placed: which pod runs it and what it requests."""
+    """A probe placed: which pod runs it, what it requests, and what it targets."""
 
     cluster: str
     namespace: str
     pod: str
     request: CurlRequest
+    target: TargetRef | None = None
 
 
 class Snapshot:
@@ -63,27 +104,35 @@ class Snapshot:
         self._pods: dict[tuple[str, str], list[Any]] = {}
         self._services: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def ready_pods(self, context: str, workload: str) -> list[tuple[str, str]]:
-        """(name, IP) of the workload's ready pods in ``context``, by name."""
+    def ready_pods(self, context: str, workload: str) -> list[PodRef]:
+        """The workload's ready pods in ``context``, by name."""
         try:
             spec = self._deployment.workload(workload)
         except KeyError:
             raise LookupError(f"the deployment has no workload {workload}") from None
-        key = (context, spec.namespace)
+        label = manifests.workload_label(spec)
+        return sorted(
+            (
+                PodRef(pod.metadata.name, str(pod.status.pod_ip), str(pod.metadata.uid))
+                for pod in self.pods(context, spec.namespace)
+                if (pod.metadata.labels or {}).get(manifests.WORKLOAD_LABEL) == label
+                and _ready(pod)
+            ),
+            key=lambda pod: pod.name,
+        )
+
+    def pods(self, context: str, namespace: str) -> list[Any]:
+        """The deployment's pods in ``namespace`` of ``context``, listed once."""
+        key = (context, namespace)
         if key not in self._pods:
             cluster = self._cluster(context)
             self._pods[key] = cluster.call(
-                f"LIST pods {spec.namespace} -l {self._selector}",
+                f"LIST pods {namespace} -l {self._selector}",
                 cluster.core.list_namespaced_pod,
-                spec.namespace,
+                namespace,
                 label_selector=self._selector,
             ).items
-        label = manifests.workload_label(spec)
-        return sorted(
-            (pod.metadata.name, pod.status.pod_ip)
-            for pod in self._pods[key]
-            if (pod.metadata.labels or {}).get(manifests.WORKLOAD_LABEL) == label and _ready(pod)
-        )
+        return self._pods[key]
 
     def service(self, context: str, namespace: str, name: str) -> Any | None:
         key = (context, namespace)
@@ -97,6 +146,41 @@ class Snapshot:
             ).items
             self._services[key] = {svc.metadata.name: svc for svc in items}
         return self._services[key].get(name)
+
+    def changed(self, target: TargetRef) -> str | None:
+        """How ``target`` differs now from when it was listed; ``None`` if it does not."""
+        if target.kind == "pod":
+            pods = self.pods(target.context, target.namespace)
+            pod = next((p for p in pods if p.metadata.name == target.name), None)
+            if pod is None:
+                return f"the target {target} was deleted while the probe ran"
+            if str(pod.metadata.uid) != target.uid:
+                return f"the target {target} was replaced while the probe ran"
+            if not _ready(pod):
+                return f"the target {target} is terminating or no longer ready"
+            if str(pod.status.pod_ip) != target.address:
+                return f"the target {target} changed its address to {pod.status.pod_ip}"
+            return None
+        service = self.service(target.context, target.namespace, target.name)
+        if service is None:
+            return f"the target {target} was deleted while the probe ran"
+        if str(service.metadata.uid) != target.uid or service.spec.cluster_ip != target.address:
+            return f"the target {target} was replaced while the probe ran"
+        if self.backends(target.name) != target.backends:
+            return f"the pods behind the target {target} changed while the probe ran"
+        return None
+
+    def backends(self, service: str) -> tuple[str, ...]:
+        """``context/uid/IP`` of the ready pods of the workload behind ``service``, in every
+        cluster of that workload."""
+        owner = self._deployment.service_owner(service)
+        return tuple(
+            sorted(
+                f"{context}/{pod.uid}/{pod.ip}"
+                for context in owner.clusters
+                for pod in self.ready_pods(context, owner.name)
+            )
+        )
 
     def _cluster(self, context: str) -> Cluster:
         try:
@@ -133,22 +217,24 @@ def plan(
         return ip
     http = probe.http
     request = CurlRequest(
-        url_of(ip, probe.port, http.path if http else "/"),
+        url_of(ip.address, probe.port, http.path if http else "/"),
         http.method if http else "GET",
         settings.connect_timeout,
         settings.max_time,
     )
     namespace = deployment.workload(probe.source).namespace
-    return Planned(probe.source_cluster, namespace, pods[0][0], request)
+    return Planned(probe.source_cluster, namespace, pods[0].name, request, ip)
 
 
-def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> str | ProbeResult:
+def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> TargetRef | ProbeResult:
     target = probe.target
     if isinstance(target, PodTarget):
         pods = snapshot.ready_pods(target.cluster, target.workload)
         if not pods:
             return _error(f"no ready pod of {target.workload} in {target.cluster}")
-        return str(pods[0][1])
+        namespace = deployment.workload(target.workload).namespace
+        pod = pods[0]
+        return TargetRef(target.cluster, "pod", namespace, pod.name, pod.uid, pod.ip)
     assert isinstance(target, ServiceTarget)
     try:
         owner = deployment.service_owner(target.name)
@@ -163,7 +249,15 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> str 
     cluster_ip = service.spec.cluster_ip
     if not cluster_ip or cluster_ip == "None":
         return _error(f"Service {target.name} has no ClusterIP in {probe.source_cluster}")
-    return str(cluster_ip)
+    return TargetRef(
+        probe.source_cluster,
+        "Service",
+        owner.namespace,
+        target.name,
+        str(service.metadata.uid),
+        str(cluster_ip),
+        snapshot.backends(target.name),
+    )
 
 
 def _error(detail: str) -> ProbeResult:
@@ -183,41 +277,49 @@ class Prober:
             max_workers=settings.probe_concurrency, thread_name_prefix="clustermesh-exec"
         )
 
-    def run(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
+    def run(
+        self,
+        deployment: Deployment,
+        probes: Sequence[Probe],
+        policies_changed: float | None = None,
+    ) -> list[ProbeResult]:
+        """The result of each probe. ``policies_changed`` is the ``time.monotonic()`` at which
+        policies last changed in one of the deployment's clusters (``None``: not in this run);
+        an outcome seen within ``policy_settle`` seconds of it must be confirmed."""
         settings = self._settings
-        results: dict[int, ProbeResult] = {}
-        attempts = dict.fromkeys(range(len(probes)), 0)
+        attempts: dict[int, list[Attempt]] = {i: [] for i in range(len(probes))}
         pending = list(range(len(probes)))
         deadline = time.monotonic() + settings.probe_window
         while pending:
+            started = time.monotonic()
+            recent = policies_changed is not None and (
+                started - policies_changed < settings.policy_settle
+            )
             for index, result in self._round(deployment, {i: probes[i] for i in pending}).items():
-                attempts[index] += 1
-                results[index] = result
-            pending = [
-                i
-                for i in pending
-                if _retry(probes[i].expect, results[i]) and attempts[i] < settings.probe_attempts
-            ]
+                attempts[index].append(Attempt(result, recent))
+            pending = [i for i in pending if _again(probes[i].expect, attempts[i], settings)]
             if not pending or time.monotonic() + settings.probe_interval > deadline:
                 break
             log.debug(
-                "%s: %d probe(s) not as expected yet; next round in %g s",
+                "%s: %d probe(s) not as expected or not confirmed yet; next round in %g s",
                 deployment.key,
                 len(pending),
                 settings.probe_interval,
             )
             time.sleep(settings.probe_interval)
-        return [dataclasses.replace(results[i], attempts=attempts[i]) for i in range(len(probes))]
+        return [_final(probes[i].expect, attempts[i]) for i in range(len(probes))]
 
     def _round(self, deployment: Deployment, probes: Mapping[int, Probe]) -> dict[int, ProbeResult]:
         snapshot = Snapshot(self._clusters, deployment)
         results: dict[int, ProbeResult] = {}
         batches: dict[tuple[str, str, str], list[tuple[int, Planned, Probe]]] = {}
+        placed: dict[int, Planned] = {}
         for index, probe in probes.items():
             planned = plan(probe, snapshot, deployment, self._settings)
             if isinstance(planned, ProbeResult):
                 results[index] = planned
             else:
+                placed[index] = planned
                 where = (planned.cluster, planned.namespace, planned.pod)
                 batches.setdefault(where, []).append((index, planned, probe))
         futures: list[Future[dict[int, ProbeResult]]] = [
@@ -226,15 +328,17 @@ class Prober:
         ]
         for future in futures:
             results.update(future.result())
-        return results
+        return _recheck(Snapshot(self._clusters, deployment), placed, results)
 
     def _batch(self, items: list[tuple[int, Planned]]) -> dict[int, ProbeResult]:
         first = items[0][1]
         cluster = self._clusters[first.cluster]
         requests = [planned.request for _, planned in items]
         timeout = self._settings.max_time + EXEC_SLACK
-        outcome = run_exec(cluster, first.namespace, first.pod, batch_argv(requests), timeout)
-        results = _batch_results(outcome, len(items))
+        marker = new_marker()
+        argv = batch_argv(requests, marker)
+        outcome = run_exec(cluster, first.namespace, first.pod, argv, timeout)
+        results = _batch_results(outcome, len(items), marker)
         return {
             index: dataclasses.replace(result, command=self._command(planned))
             for (index, planned), result in zip(items, results, strict=True)
@@ -249,8 +353,84 @@ class Prober:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _retry(expect: Verdict | None, result: ProbeResult) -> bool:
-    return expect is not None and not expect.accepts(result.outcome)
+@dataclass(frozen=True)
+class Attempt:
+    result: ProbeResult
+    recent: bool
+    """Its round started within ``policy_settle`` of a policy change: it needs confirming."""
+
+
+def _confirmed(attempts: Sequence[Attempt]) -> bool:
+    """Whether the last attempt's outcome can be trusted: it was not seen right after a policy
+    change, or the attempt before saw the same."""
+    last = attempts[-1]
+    if not last.recent:
+        return True
+    return len(attempts) >= 2 and attempts[-2].result.outcome is last.result.outcome
+
+
+def _again(
+    expect: Verdict | None, attempts: Sequence[Attempt], settings: KubernetesSettings
+) -> bool:
+    """Whether the probe needs another round."""
+    if expect is None:
+        return False
+    if not expect.accepts(attempts[-1].result.outcome):
+        return len(attempts) < settings.probe_attempts
+    return not _confirmed(attempts) and len(attempts) < settings.probe_attempts + 1
+
+
+def _final(expect: Verdict | None, attempts: Sequence[Attempt]) -> ProbeResult:
+    """The probe's result: its last attempt's, with the history of outcomes; an accepted
+    outcome that was never confirmed is a probe error."""
+    last = attempts[-1].result
+    detail = last.detail
+    if len(attempts) > 1:
+        history = ", ".join(a.result.outcome.value for a in attempts)
+        detail = f"{detail}; attempts: {history}" if detail else f"attempts: {history}"
+    if expect is not None and expect.accepts(last.outcome) and not _confirmed(attempts):
+        return dataclasses.replace(
+            last,
+            outcome=Outcome.PROBE_ERROR,
+            served_by=frozenset(),
+            served_pod=None,
+            attempts=len(attempts),
+            detail=(
+                f"{last.outcome.value} was seen right after a policy change (within the policy "
+                "settle time) and not confirmed by a following round with the same outcome, so "
+                f"it may predate the policy or be transient: {detail}"
+            ),
+        )
+    return dataclasses.replace(last, attempts=len(attempts), detail=detail)
+
+
+def _recheck(
+    snapshot: Snapshot, placed: Mapping[int, Planned], results: dict[int, ProbeResult]
+) -> dict[int, ProbeResult]:
+    """``results`` with those whose target vanished or changed during the round made probe
+    errors: the probe may have hit a stale address, and a stale pod IP times out like a drop."""
+    for index, planned in placed.items():
+        result = results.get(index)
+        if planned.target is None or result is None or result.outcome.is_error:
+            continue
+        try:
+            problem = snapshot.changed(planned.target)
+        except LookupError as exc:
+            problem = str(exc)
+        except Exception as exc:  # API failures that survived the retries
+            problem = f"cannot check the target {planned.target} after the probe: {describe(exc)}"
+        if problem is not None:
+            results[index] = dataclasses.replace(
+                result,
+                outcome=Outcome.PROBE_ERROR,
+                served_by=frozenset(),
+                served_pod=None,
+                detail=(
+                    f"{problem}, so the probe may have hit a stale address and its outcome "
+                    f"({result.outcome.value}: {result.detail}) proves nothing"
+                ),
+            )
+    return results
 
 
 def _chunks_slowest_first(
@@ -271,7 +451,7 @@ def _expects_denial(expect: Verdict | None) -> bool:
     return expect in (Verdict.DENY, Verdict.DROP)
 
 
-def _batch_results(outcome: ExecResult, count: int) -> list[ProbeResult]:
+def _batch_results(outcome: ExecResult, count: int, marker: str) -> list[ProbeResult]:
     """One result per probe of a batch exec."""
     if outcome.error is not None:
         return [_error(outcome.error)] * count
@@ -279,7 +459,7 @@ def _batch_results(outcome: ExecResult, count: int) -> list[ProbeResult]:
         said = f": {outcome.stderr.strip()[:300]}" if outcome.stderr.strip() else ""
         return [_error(f"the probe script exited {outcome.exit_code}{said}")] * count
     try:
-        outputs = parse_batch_output(outcome.stdout, count)
+        outputs = parse_batch_output(outcome.stdout, count, marker)
     except BatchOutputError as exc:
         return [_error(f"{exc}; output: {outcome.stdout[:300]!r}")] * count
     results = []

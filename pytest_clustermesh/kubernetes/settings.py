@@ -41,6 +41,12 @@ class KubernetesSettings:
     probe_interval: float = 1.0
     """Pause between two rounds of attempts."""
 
+    policy_settle: float = 5.0
+    """Seconds after a policy change in a cluster during which a probe's outcome that satisfies
+    its expectation counts only when the next round (``probe_interval`` later) sees the same
+    outcome. Cilium applies policy asynchronously and reports no enforcement status, so right
+    after a change a probe may still see the old policy; 0 disables the confirmation."""
+
     probe_concurrency: int = 32
     """Execs in flight at once, over all clusters; each has its own API client. A step whose
     probes come from more source pods than this takes several probe times."""

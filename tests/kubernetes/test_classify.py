@@ -1,4 +1,5 @@
-"""From curl's exit code and output to an outcome: only drops and 403s are denials."""
+"""From curl's exit code and output to an outcome: only a connect-phase timeout and Cilium's
+own 403 are denials."""
 
 from __future__ import annotations
 
@@ -25,7 +26,16 @@ def test_a_foreign_2xx_is_allowed_without_a_server() -> None:
     ("exit_code", "stdout", "outcome"),
     [
         (0, curl_stdout("Access denied", 403), Outcome.L7_DENIED),
+        (0, curl_stdout("Access denied\r\n", 403), Outcome.L7_DENIED),
+        (0, curl_stdout("Forbidden", 403), Outcome.PROBE_ERROR),
+        (0, curl_stdout("", 403), Outcome.PROBE_ERROR),
+        (0, curl_stdout("<h1>Access denied</h1> by the app", 403), Outcome.PROBE_ERROR),
         (28, curl_stdout("", 0), Outcome.DROPPED),
+        (28, curl_stdout("", 0, time_connect=0.0004), Outcome.PROBE_ERROR),
+        (28, curl_stdout("partial bo", 0, time_connect=0.0004), Outcome.PROBE_ERROR),
+        (28, curl_stdout("", 200), Outcome.PROBE_ERROR),
+        (28, "", Outcome.PROBE_ERROR),
+        (28, "\nhttp_code=000\n", Outcome.PROBE_ERROR),
         (7, curl_stdout("", 0), Outcome.REFUSED),
         (6, curl_stdout("", 0), Outcome.DNS_FAILURE),
         (126, "", Outcome.PROBE_ERROR),
@@ -45,6 +55,24 @@ def test_outcomes(exit_code: int | None, stdout: str, outcome: Outcome) -> None:
 def test_nothing_but_a_drop_or_a_403_satisfies_deny(exit_code: int | None) -> None:
     outcome = classify(CurlOutput(exit_code, curl_stdout("", 0))).outcome
     assert not Verdict.DENY.accepts(outcome)
+
+
+def test_a_timeout_after_connecting_is_not_a_drop() -> None:
+    """A slow or hung server makes curl exit 28 too, but after the connection was made."""
+    hung = CurlOutput(28, curl_stdout("", 0, time_connect=0.0005), "curl: (28) Operation timed out")
+    result = classify(hung)
+    assert result.outcome is Outcome.PROBE_ERROR
+    assert "after the connection was made" in result.detail and "not a drop" in result.detail
+    dropped = classify(CurlOutput(28, curl_stdout("", 0), "curl: (28) Connection timed out"))
+    assert dropped.outcome is Outcome.DROPPED
+    assert "before any connection was made" in dropped.detail
+
+
+def test_a_403_from_the_users_server_is_not_a_denial() -> None:
+    result = classify(CurlOutput(0, curl_stdout("Forbidden: admins only", 403)))
+    assert result.outcome is Outcome.PROBE_ERROR
+    assert "HTTP 403 not from Cilium's proxy" in result.detail
+    assert "Forbidden: admins only" in result.detail
 
 
 def test_errors_carry_what_curl_said() -> None:

@@ -4,6 +4,7 @@ exec answers come from the simulated mesh's verdicts."""
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -234,6 +235,56 @@ def test_keep_leaves_objects_for_the_cleanup_command(
     assert f"deleted {C2}: namespace {deployment.namespaces[0].name}" in out
     emulator.settle()
     assert owned(emulator, deployment.key) == []
+
+
+def test_cleanup_without_run_spares_young_runs(
+    emulator: Emulator, mirror: MirroredMesh, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Concurrent CI jobs may share the mesh: without --run, only runs older than --min-age
+    (default 1 h) are deleted, and the skipped ones are listed."""
+    kept = make_backend(kubeconfig, keep=True, run_id="young")
+    deployment = world("young")
+    try:
+        kept.deploy(deployment)
+    finally:
+        kept.close()
+    contexts = ["--kubeconfig", kubeconfig, "--contexts", ",".join(CLUSTERS)]
+    assert main(contexts) == 0
+    out = capsys.readouterr().out
+    assert f"{C1}: skipped run young (" in out and "less than --min-age 1h" in out
+    assert owned(emulator, deployment.key)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert main([*contexts, "--dry-run"], now=lambda: later) == 0
+    namespace = deployment.namespaces[0].name
+    assert f"would delete {C1}: namespace {namespace}" in capsys.readouterr().out
+    assert owned(emulator, deployment.key)
+    assert main([*contexts, "--min-age", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"deleted {C2}: namespace {deployment.namespaces[0].name}" in out
+    emulator.settle()
+    assert owned(emulator, deployment.key) == []
+
+
+def test_cleanup_run_is_matched_exactly(
+    emulator: Emulator, mirror: MirroredMesh, kubeconfig: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployments = {}
+    for run in ("pr-12", "pr-12-retry"):
+        kept = make_backend(kubeconfig, keep=True, run_id=run)
+        deployments[run] = world(run)
+        try:
+            kept.deploy(deployments[run])
+        finally:
+            kept.close()
+    contexts = ["--kubeconfig", kubeconfig, "--contexts", ",".join(CLUSTERS)]
+    assert main([*contexts, "--run", "pr-12"]) == 0
+    emulator.settle()
+    assert owned(emulator, deployments["pr-12"].key) == []
+    assert owned(emulator, deployments["pr-12-retry"].key)
+    assert main([*contexts, "--run", "pr-12-retry"]) == 0
+    emulator.settle()
+    assert owned(emulator, deployments["pr-12-retry"].key) == []
+    capsys.readouterr()
 
 
 def test_an_unpullable_image_is_reported_with_its_events(backend: KubernetesMesh) -> None:

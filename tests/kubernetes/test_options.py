@@ -55,3 +55,20 @@ def test_command_line_wins_over_ini(pytester: pytest.Pytester) -> None:
 def test_bad_values_name_the_option(pytester: pytest.Pytester) -> None:
     out = run(pytester, "--probe-retries=many")
     assert "--probe-retries: not a int: 'many'" in out
+
+
+def test_policy_settle_takes_zero_from_the_ini_and_the_command_line(
+    pytester: pytest.Pytester,
+) -> None:
+    assert "policy_settle=5.0" in run(pytester)
+    assert "policy_settle=0.0" in run(pytester, ini="clustermesh_policy_settle = 0")
+    assert "policy_settle=2.5" in run(
+        pytester, "--policy-settle=2.5", ini="clustermesh_policy_settle = 0"
+    )
+
+
+def test_policy_settle_must_not_be_negative(pytester: pytest.Pytester) -> None:
+    assert "--policy-settle: must be zero or positive, got -1" in run(
+        pytester, "--policy-settle=-1"
+    )
+    assert "--probe-timeout: must be positive, got 0" in run(pytester, "--probe-timeout=0")

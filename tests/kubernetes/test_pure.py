@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import urllib3
@@ -17,7 +19,7 @@ from pytest_clustermesh.backend import (
 )
 from pytest_clustermesh.facts import ClusterFacts, parse_version
 from pytest_clustermesh.kubernetes import manifests
-from pytest_clustermesh.kubernetes.cleanup import run_matcher
+from pytest_clustermesh.kubernetes.cleanup import Leftover, parse_age, run_matcher, split_by_age
 from pytest_clustermesh.kubernetes.clients import describe, is_transient, retry_after
 from pytest_clustermesh.kubernetes.preflight import check_distinct, image_tag
 from pytest_clustermesh.kubernetes.settings import KubernetesSettings, label_value
@@ -149,10 +151,63 @@ def test_describe_gives_one_line() -> None:
 
 def test_run_matcher() -> None:
     match = run_matcher("42")
-    assert match({manifests.RUN_LABEL: "42"})
-    assert match({OWNER_LABEL: "cm-42-demo"})
+    assert match({manifests.RUN_LABEL: "42", OWNER_LABEL: "cm-42-demo"})
     assert not match({OWNER_LABEL: "cm-420-demo", manifests.RUN_LABEL: "420"})
     assert run_matcher(None)({})
+
+
+def test_run_matcher_matches_the_run_id_exactly() -> None:
+    """``--run pr-12`` is not ``pr-12-retry``, whose deployment keys start like pr-12's."""
+    match = run_matcher("pr-12")
+    assert match({manifests.RUN_LABEL: "pr-12", OWNER_LABEL: "cm-pr-12-guide-1a2b3"})
+    assert not match({manifests.RUN_LABEL: "pr-12-retry", OWNER_LABEL: "cm-pr-12-retry-guide-1"})
+    assert not match({OWNER_LABEL: "cm-pr-12-retry-guide-1a2b3"})  # no run-id label: unknown
+    assert not match({OWNER_LABEL: "cm-pr-12-guide-1a2b3"})
+
+
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def leftover(run: str, minutes: float | None, kind: str = "namespace") -> Leftover:
+    created = None if minutes is None else NOW - timedelta(minutes=minutes)
+    return Leftover("kind-a", kind, f"{run}-ns", run, created)
+
+
+def test_only_runs_older_than_the_minimum_age_are_deleted() -> None:
+    old = leftover("nightly", 120)
+    old_policy = leftover("nightly", 90, "CiliumClusterwideNetworkPolicy")
+    running = [leftover("pr-7", 300), leftover("pr-7", 2)]  # an old object, a new one: active
+    unknown = leftover("pr-8", None)
+    unlabelled = [Leftover("kind-a", "namespace", name, "", NOW - timedelta(minutes=age))
+                  for name, age in (("cm-x-a", 100), ("cm-y-b", 1))]  # fmt: skip
+    deleted, skipped = split_by_age(
+        [old, *running, old_policy, unknown, *unlabelled], timedelta(hours=1), NOW
+    )
+    assert deleted == [old, old_policy, unlabelled[0]]
+    assert skipped == [
+        "skipped run pr-7 (kind-a: namespace pr-7-ns, kind-a: namespace pr-7-ns): created 2m00s "
+        "ago, less than --min-age 1h; a concurrent job may be using it (--run pr-7 or "
+        "--min-age 0 deletes it)",
+        "skipped run pr-8 (kind-a: namespace pr-8-ns): its age is unknown",
+        "skipped run namespace cm-y-b (no run-id label) (kind-a: namespace cm-y-b): created "
+        "1m00s ago, less than --min-age 1h; a concurrent job may be using it (--min-age 0 "
+        "deletes it)",
+    ]
+    everything, none = split_by_age([old, *running, unknown], timedelta(0), NOW)
+    assert (len(everything), none) == (4, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0", 0), ("90", 90), ("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400)],
+)
+def test_parse_age(text: str, seconds: float) -> None:
+    assert parse_age(text) == timedelta(seconds=seconds)
+
+
+def test_parse_age_rejects_nonsense() -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a duration"):
+        parse_age("an hour")
 
 
 def test_label_value() -> None:
