@@ -419,6 +419,8 @@ def _recheck(
             problem = str(exc)
         except Exception as exc:  # API failures that survived the retries
             problem = f"cannot check the target {planned.target} after the probe: {describe(exc)}"
+        if problem is None:
+            problem = _no_backend_drop(planned.target, result)
         if problem is not None:
             results[index] = dataclasses.replace(
                 result,
@@ -431,6 +433,15 @@ def _recheck(
                 ),
             )
     return results
+
+
+def _no_backend_drop(target: TargetRef, result: ProbeResult) -> str | None:
+    """A Service without a ready backend times out when Cilium runs with
+    ``service-no-backend-response=drop`` (docs/cilium-notes.md, question 5): such a timeout
+    says nothing about policy, so it is not a drop."""
+    if target.kind == "Service" and not target.backends and result.outcome is Outcome.DROPPED:
+        return f"the target {target} had no ready backend"
+    return None
 
 
 def _chunks_slowest_first(

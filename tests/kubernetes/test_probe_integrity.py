@@ -6,7 +6,14 @@ from __future__ import annotations
 import shlex
 import time
 
-from pytest_clustermesh.backend import Deployment, HttpRequest, Probe
+from pytest_clustermesh.backend import (
+    Deployment,
+    HttpRequest,
+    PortSpec,
+    Probe,
+    ServiceSpec,
+    WorkloadSpec,
+)
 from pytest_clustermesh.emulator import Emulator, ExecRequest
 from pytest_clustermesh.emulator.mesh import MirroredMesh, Override
 from pytest_clustermesh.kubernetes import KubernetesMesh
@@ -22,7 +29,7 @@ from pytest_clustermesh.kubernetes.execs import run_exec
 from pytest_clustermesh.verdicts import Outcome, ProbeResult, Verdict
 
 from .conftest import SETTINGS, make_backend
-from .kubeworld import BACKEND_FROM_FRONTEND, C1, CLUSTERS, cnp, to_pod, to_service
+from .kubeworld import BACKEND_FROM_FRONTEND, C1, CLUSTERS, GLOBAL, cnp, to_pod, to_service, world
 
 ECHO = "clustermesh-echo cluster=x pod=y"
 
@@ -349,3 +356,23 @@ def test_no_confirmation_without_a_policy_change(
 ) -> None:
     [result] = backend.probe(deployed, [to_pod("fe", C1, C1, "be", 8080, Verdict.ALLOW)])
     assert (result.outcome, result.attempts) == (Outcome.ALLOWED, 1)
+
+
+def test_a_timeout_to_a_service_without_backends_is_not_a_drop(
+    mirror: MirroredMesh, backend: KubernetesMesh
+) -> None:
+    """With service-no-backend-response=drop, Cilium lets a request to a Service without
+    backends time out: the timeout proves nothing about policy (cilium-notes question 5)."""
+    no_pods = WorkloadSpec(
+        "be", "server", "", {"app": "backend"}, CLUSTERS, replicas=0,
+        ports=(PortSpec(8080),), service=ServiceSpec("be", GLOBAL),
+    )  # fmt: skip
+    empty = world(be=no_pods)
+    backend.deploy(empty)
+    try:
+        mirror.override = lambda request, curl: drop()
+        [result] = backend.probe(empty, [to_service("tester", C1, "be", 8080, Verdict.DENY)])
+    finally:
+        backend.teardown(empty)
+    assert result.outcome is Outcome.PROBE_ERROR
+    assert "had no ready backend" in result.detail
