@@ -12,14 +12,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .backend import Deployment, MeshBackend, PodTarget, PolicyDoc, Probe
+from .backend import MeshBackend, PodTarget, PolicyDoc, Probe
 from .errors import BackendError, ScenarioError, UsageError
 from .facts import ClusterFacts
 from .scenario.materialize import build_deployment, render_policies, template_context
 from .scenario.model import Case, Scenario, Step
 from .scenario.templates import TemplateError
 from .simulated import SimulatedMesh
-from .verdicts import Outcome, ProbeResult, Verdict
+from .verdicts import ProbeResult, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -320,10 +320,10 @@ def _result_text(result: ProbeResult) -> str:
 __all__ = [
     "Binder",
     "CaseReport",
-    "Deployment",
     "MeshSession",
-    "Outcome",
     "ScenarioRun",
     "context_binder",
+    "describe_failure",
     "identity_binder",
+    "judge",
 ]
