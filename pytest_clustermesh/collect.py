@@ -8,6 +8,7 @@ fixture and one backend.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,13 @@ class StepNode(pytest.Collector):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, (self.step.line or 1) - 1, f"{self.scenario.name}::{self.name}"
 
+    @functools.cached_property
     def selected_cases(self) -> list[Case]:
-        """The step's cases that this session will run (after -k, -m, deselection)."""
+        """The step's cases that this session will run (after -k, -m, deselection).
+
+        Read once, when the step's first item runs: ``session.items`` is final by then, and
+        scanning it for every item would cost the square of the number of items.
+        """
         return [
             item.case
             for item in self.session.items
@@ -141,7 +147,7 @@ class ScenarioItem(pytest.Function):
         if reason:
             _skip_at_item(reason)
         step = self.parent
-        batch = step.selected_cases() if isinstance(step, StepNode) else []
+        batch = step.selected_cases if isinstance(step, StepNode) else []
         report = run.check(self.case, batch)
         self.report_data = {"report": report}
         self.user_properties += [

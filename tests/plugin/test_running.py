@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -244,3 +245,26 @@ def test_xfail_does_not_swallow_a_probe_that_could_not_run(pytester: pytest.Pyte
     result = pytester.runpytest(SIMULATED)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the probe could not run (probe-error)*"])
+
+
+def test_a_steps_selected_items_are_probed_in_one_backend_call(
+    pytester: pytest.Pytester, guide: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So a step costs its slowest probe on a real mesh, not the sum of them."""
+    from pytest_clustermesh.simulated import SimulatedMesh
+
+    calls: list[int] = []
+    probe = SimulatedMesh.probe
+
+    def counting(self: SimulatedMesh, deployment: Any, probes: Any) -> Any:
+        calls.append(len(probes))
+        return probe(self, deployment, probes)
+
+    monkeypatch.setattr(SimulatedMesh, "probe", counting)
+    pytester.runpytest("scenarios", SIMULATED).assert_outcomes(passed=47, skipped=3)
+    assert calls == [12, 12, 12, 11]
+    calls.clear()
+    pytester.runpytest("scenarios", SIMULATED, "-k", "policy-on-both and test").assert_outcomes(
+        passed=6
+    )
+    assert calls == [6]
