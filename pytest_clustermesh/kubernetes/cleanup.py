@@ -32,7 +32,7 @@ from ..policy.parse import CCNP
 from ..scenario.materialize import OWNER_LABEL
 from .clients import Cluster, describe, not_found
 from .manifests import RUN_LABEL
-from .policies import CILIUM_GROUP, CILIUM_VERSION, PLURALS
+from .policies import CILIUM_GROUP, CILIUM_VERSION, PLURALS, list_clusterwide
 from .settings import KubernetesSettings, label_value
 
 Match = Callable[[Mapping[str, str]], bool]
@@ -71,18 +71,11 @@ def find(cluster: Cluster, selector: str, match: Match, clusterwide: bool) -> li
     ]
     if clusterwide:
         try:
-            policies = cluster.call(
-                f"LIST {CCNP} -l {selector}",
-                cluster.custom.list_cluster_custom_object,
-                CILIUM_GROUP,
-                CILIUM_VERSION,
-                PLURALS[CCNP],
-                label_selector=selector,
-            )
+            policies = list_clusterwide(cluster, selector)
         except ApiException as exc:
             if not not_found(exc):  # no CRD: no policies
                 raise
-            policies = {}
+            policies = []
         found += [
             Leftover(
                 cluster.context,
@@ -91,7 +84,7 @@ def find(cluster: Cluster, selector: str, match: Match, clusterwide: bool) -> li
                 _run_of(item["metadata"].get("labels") or {}),
                 _timestamp(item["metadata"].get("creationTimestamp")),
             )
-            for item in policies.get("items", [])
+            for item in policies
             if match(item["metadata"].get("labels") or {})
         ]
     return found

@@ -102,16 +102,21 @@ def _owned(
             Existing((KNP, ns, p.metadata.name), p.metadata.resource_version) for p in knps.items
         ]
     if settings.allow_clusterwide:
-        ccnps = cluster.call(
-            f"LIST {CCNP} -l {selector}",
-            cluster.custom.list_cluster_custom_object,
-            CILIUM_GROUP,
-            CILIUM_VERSION,
-            PLURALS[CCNP],
-            label_selector=selector,
-        )
-        found += [_existing(CCNP, item) for item in ccnps.get("items", [])]
+        found += [_existing(CCNP, item) for item in list_clusterwide(cluster, selector)]
     return found
+
+
+def list_clusterwide(cluster: Cluster, selector: str) -> list[dict[str, Any]]:
+    """The CiliumClusterwideNetworkPolicies matching a label selector."""
+    ccnps = cluster.call(
+        f"LIST {CCNP} -l {selector}",
+        cluster.custom.list_cluster_custom_object,
+        CILIUM_GROUP,
+        CILIUM_VERSION,
+        PLURALS[CCNP],
+        label_selector=selector,
+    )
+    return list(ccnps.get("items", []))
 
 
 def _existing(kind: str, item: dict[str, Any]) -> Existing:
