@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 from kubernetes.stream import stream
 
-from pytest_clustermesh.emulator import Cluster, Emulator, Faults, default_exec_handler
+from clustermesh_emulator import Cluster, Emulator, Faults, default_exec_handler
 
 _names = itertools.count(1)
 

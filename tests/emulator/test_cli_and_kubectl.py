@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from pytest_clustermesh.emulator import Emulator, ExecRequest, ExecResult
+from clustermesh_emulator import Emulator, ExecRequest, ExecResult
 
 from .conftest import api_client, pod
 
+REPO = Path(__file__).resolve().parents[2]
+"""The emulator is a package beside the plugin, importable from the repository's root."""
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
@@ -24,11 +26,13 @@ needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PA
 def test_the_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "mesh.yaml"
     command = [
-        sys.executable, "-m", "pytest_clustermesh.emulator", "--kubeconfig", str(kubeconfig),
+        sys.executable, "-m", "clustermesh_emulator", "--kubeconfig", str(kubeconfig),
         "--cilium-version", "cluster2=1.19.1", "--option", "policy-default-local-cluster=false",
         "--error-rate", "0",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
+    )
     assert process.stdout is not None and process.stderr is not None
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)

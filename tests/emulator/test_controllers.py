@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from pytest_clustermesh.emulator import Cluster, Emulator
+from clustermesh_emulator import Cluster, Emulator
 
 from .conftest import deployment, pod, status_of
 

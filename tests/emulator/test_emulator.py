@@ -10,9 +10,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from pytest_clustermesh.emulator import ClusterConfig, Emulator, default_clusters
-from pytest_clustermesh.emulator.patch import PatchError, json_patch, merge_patch
-from pytest_clustermesh.emulator.selectors import (
+from clustermesh_emulator import ClusterConfig, Emulator, default_clusters
+from clustermesh_emulator.patch import PatchError, json_patch, merge_patch
+from clustermesh_emulator.selectors import (
     labels_match,
     parse_label_selector,
     selector_from_spec,

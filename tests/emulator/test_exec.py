@@ -15,7 +15,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-from pytest_clustermesh.emulator import (
+from clustermesh_emulator import (
     Cluster,
     Emulator,
     ExecRequest,

@@ -10,7 +10,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from pytest_clustermesh.emulator import Cluster, Emulator, Faults
+from clustermesh_emulator import Cluster, Emulator, Faults
 
 from .conftest import api_client, pod, raw, run_exec, status_of
 

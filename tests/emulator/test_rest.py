@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from pytest_clustermesh.emulator import Cluster, Emulator
+from clustermesh_emulator import Cluster, Emulator
 
 from .conftest import deployment, pod, raw, status_of
 

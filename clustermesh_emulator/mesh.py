@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..backend import (
+from pytest_clustermesh.backend import (
+    OWNER_LABEL,
     Deployment,
     HttpRequest,
     NamespaceSpec,
@@ -39,10 +40,10 @@ from ..backend import (
     Target,
     WorkloadSpec,
 )
-from ..errors import ClusterMeshError
-from ..facts import ClusterFacts, parse_version, resolve_options
-from ..kubernetes.classify import CILIUM_ACCESS_DENIED, echo_text
-from ..kubernetes.commands import (
+from pytest_clustermesh.errors import ClusterMeshError
+from pytest_clustermesh.facts import ClusterFacts, parse_version, resolve_options
+from pytest_clustermesh.kubernetes.classify import CILIUM_ACCESS_DENIED, echo_text
+from pytest_clustermesh.kubernetes.commands import (
     CurlOutput,
     CurlRequest,
     curl_stdout,
@@ -50,11 +51,11 @@ from ..kubernetes.commands import (
     parse_curl,
     render_batch_output,
 )
-from ..kubernetes.manifests import POD_NAME_ENV, RUN_LABEL, WORKLOAD_LABEL
-from ..policy.parse import API_VERSIONS
-from ..scenario.materialize import OWNER_LABEL
-from ..simulated import SimulatedMesh
-from ..verdicts import Outcome
+from pytest_clustermesh.kubernetes.manifests import POD_NAME_ENV, RUN_LABEL, WORKLOAD_LABEL
+from pytest_clustermesh.policy.parse import API_VERSIONS
+from pytest_clustermesh.simulated import SimulatedMesh
+from pytest_clustermesh.verdicts import Outcome
+
 from .emulator import Emulator
 from .exec import ExecRequest, ExecResult, default_exec_handler
 

@@ -1,6 +1,6 @@
 """``clustermesh-emulator``: serve emulated clusters until interrupted.
 
-    python -m pytest_clustermesh.emulator --kubeconfig /tmp/mesh.yaml \
+    python -m clustermesh_emulator --kubeconfig /tmp/mesh.yaml \
         --cilium-version cluster2=1.19.1 --option policy-default-local-cluster=false
 """
 

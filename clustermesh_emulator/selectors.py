@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,13 +140,3 @@ def parse_field_selector(text: str, supported: tuple[str, ...]) -> FieldSelector
 
 def fields_match(selector: FieldSelector, obj: Mapping[str, Any]) -> bool:
     return all((field_value(obj, path) == value) == equal for path, equal, value in selector)
-
-
-def selector_predicate(
-    labels: Selector = (), fields: FieldSelector = ()
-) -> Callable[[Mapping[str, Any]], bool]:
-    def predicate(obj: Mapping[str, Any]) -> bool:
-        metadata = obj.get("metadata") or {}
-        return labels_match(labels, metadata.get("labels")) and fields_match(fields, obj)
-
-    return predicate
