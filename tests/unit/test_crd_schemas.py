@@ -3,11 +3,10 @@
 Every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy under ``scenarios/`` (policy files
 and inline ``policies:``, templates rendered as a run would) and every one that
 tests/unit/test_policy_model.py feeds the model and the model accepts is validated against the
-``cilium.io/v2`` CRD schemas in ``../shared/schemas/cilium/`` beside the repository (Cilium
-1.18.2, converted by datreeio/CRDs-catalog; see the README there). The schemas' ``pattern``
-keywords use Go RE2 syntax (``\\PC``), so patterns go through the ``regex`` module, and
-``format: cidr`` gets an ``ipaddress`` checker. Kubernetes NetworkPolicies have no schema there
-and are skipped.
+``cilium.io/v2`` CRD schemas in ``tests/unit/schemas/cilium/`` (Cilium 1.18.2, converted by
+datreeio/CRDs-catalog; see the README there). The schemas' ``pattern`` keywords use Go RE2
+syntax (``\\PC``), so patterns go through the ``regex`` module, and ``format: cidr`` gets an
+``ipaddress`` checker. Kubernetes NetworkPolicies have no schema there and are skipped.
 
 What the 1.18.2 schemas are expected to reject is listed, with why, in :data:`EXPECTED_REJECTIONS`.
 """
@@ -39,18 +38,12 @@ from ..meshworld import cnp
 from .test_policy_model import BE, ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = ROOT.parent / "shared" / "schemas" / "cilium"
+SCHEMAS = Path(__file__).resolve().parent / "schemas" / "cilium"
 SCENARIOS = ROOT / "scenarios"
 SCHEMA_FILES = {
     "CiliumNetworkPolicy": "ciliumnetworkpolicy_v2.json",
     "CiliumClusterwideNetworkPolicy": "ciliumclusterwidenetworkpolicy_v2.json",
 }
-
-needs_schemas = pytest.mark.skipif(
-    not SCHEMAS.is_dir(),
-    reason=f"Cilium CRD schemas not found at {SCHEMAS} (CI provides ../shared/schemas/cilium/)",
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # the validator
@@ -185,13 +178,13 @@ EXPECTED_REJECTIONS: list[tuple[Callable[[Mapping[str, Any]], bool], str, str]] 
         _uses_cluster_mesh_entity,
         "'cluster-mesh' is not one of",
         "The cluster-mesh entity is new in Cilium 1.20 (cilium#46813); the 1.18 CRD enum of "
-        "entities rejects it (cilium-semantics.md s4, SF5: 'policy rejected on <=1.19').",
+        "entities rejects it (docs/cilium-semantics.md s4, SF5: 'policy rejected on <=1.19').",
     ),
     (
         _has_no_section,
         "is not valid under any of the given schemas",
         "The CRD requires one of ingress/ingressDeny/egress/egressDeny (kubebuilder AnyOf, "
-        "docs/cilium-notes.md Q2); only a 1.16 agent accepts such a rule, as a no-op.",
+        "docs/cilium-semantics.md Q2); only a 1.16 agent accepts such a rule, as a no-op.",
     ),
 ]
 
@@ -218,19 +211,16 @@ def check(case: Case) -> None:
     assert all(fragment in err for err in found), f"{why}\n" + "\n".join(found)
 
 
-@needs_schemas
 @pytest.mark.parametrize("case", _cilium(scenario_documents()))
 def test_scenario_policies_match_the_crd_schema(case: Case) -> None:
     check(case)
 
 
-@needs_schemas
 @pytest.mark.parametrize("case", _cilium(model_test_documents()))
 def test_model_test_policies_match_the_crd_schema(case: Case) -> None:
     check(case)
 
 
-@needs_schemas
 def test_the_cluster_mesh_entity_is_rejected_by_the_1_18_schema() -> None:
     """SF5 as a documented fact, not a skip: ``toEntities: [cluster-mesh]`` (Cilium 1.20) is
     not in the 1.18.2 CRD's entity enum, while ``cluster`` and ``all`` are."""
@@ -241,7 +231,6 @@ def test_the_cluster_mesh_entity_is_rejected_by_the_1_18_schema() -> None:
         assert errors(cnp({**spec, "egress": [{"toEntities": [entity]}]})) == []
 
 
-@needs_schemas
 def test_the_validator_applies_re2_patterns_and_cidr_formats() -> None:
     """The two quirks of the schema files (README there) are handled, not silently ignored:
     a label value with a control character fails ``^\\PC*$``, a malformed CIDR fails
@@ -257,6 +246,9 @@ def test_the_validator_applies_re2_patterns_and_cidr_formats() -> None:
 
 
 def test_there_is_something_to_validate() -> None:
-    """Guards the collection: the scenarios and the model tests do hold Cilium policies."""
+    """Guards the collection: the schemas ship with the repository, and the scenarios and the
+    model tests do hold Cilium policies."""
+    for name in SCHEMA_FILES.values():
+        assert (SCHEMAS / name).is_file(), f"missing schema {SCHEMAS / name}"
     assert _cilium(scenario_documents())
     assert len(_cilium(model_test_documents())) > 10
