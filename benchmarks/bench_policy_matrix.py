@@ -6,7 +6,7 @@ built deterministically from ``--seed``: 2 clusters x 1,000 pods over 100 identi
 in a realistic mix (CNP ingress/egress allows with fromEndpoints/toEndpoints, some with
 matchExpressions or namespace labels, deny rules, entities, L7 rules, KNP, CCNP), each applied
 to c1, c2 or both. The matrix is computed with
-:func:`pytest_clustermesh.policy.matrix.verdict_matrix`; a sample of pairs is then checked
+:func:`pytest_clustermesh.policy.pairs.prediction_table`; a sample of pairs is then checked
 against :func:`~pytest_clustermesh.policy.decide_flow` on fresh policy objects (cold caches).
 """
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytest_clustermesh.policy import ClusterContext, ClusterPolicy, Flow, decide_flow
 from pytest_clustermesh.policy.labels import pod_identity
-from pytest_clustermesh.policy.matrix import OUTCOMES, Endpoint, verdict_matrix
+from pytest_clustermesh.policy.pairs import OUTCOMES, Endpoint, prediction_table
 from pytest_clustermesh.policy.parse import parse_document
 
 CLUSTERS = ("c1", "c2")
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     show("setup (world, parse)", f"{setup:.3f} s")
 
     start = time.perf_counter()
-    matrix = verdict_matrix(policies, eps, flow)
+    matrix = prediction_table(policies, eps, flow)
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     counts = matrix.counts()
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     dense_time = time.perf_counter() - start
     pairs = len(matrix)
     total = build_time + count_time + dense_time
-    computed = sum(p.index.verdicts_computed for p in policies.values())
+    computed = sum(p.index.decisions_computed for p in policies.values())
     show("matrix (identity table)", f"{build_time:.3f} s")
     show("counts", f"{count_time:.3f} s")
     show(f"dense ({len(dense):,} bytes)", f"{dense_time:.3f} s")
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     show("decide_flow check", f"{args.check} random pairs agree ({check_time:.3f} s, cold caches)")
 
     tracemalloc.start()
-    verdict_matrix(fresh(policies), eps, flow).dense()
+    prediction_table(fresh(policies), eps, flow).dense()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -20,9 +20,15 @@ too.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+# The emulator is a package beside the plugin, not installed with it: import it from the root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from clustermesh_emulator import Emulator
+from clustermesh_emulator.mesh import MirroredMesh
 from pytest_clustermesh.backend import (
     Deployment,
     NamespaceSpec,
@@ -31,11 +37,9 @@ from pytest_clustermesh.backend import (
     PortSpec,
     Probe,
     WorkloadSpec,
+    ownership_labels,
 )
-from pytest_clustermesh.emulator import Emulator
-from pytest_clustermesh.emulator.mesh import MirroredMesh
 from pytest_clustermesh.kubernetes import KubernetesMesh, KubernetesSettings
-from pytest_clustermesh.scenario.materialize import ownership_labels
 from pytest_clustermesh.verdicts import Outcome, Verdict
 
 PORT = 8080

@@ -14,7 +14,7 @@ from .backend import (
     ServiceTarget,
     WorkloadSpec,
 )
-from .errors import BackendError, ClusterMeshError, PolicyError, ProbeError, ScenarioError
+from .errors import BackendError, ClusterMeshError, PolicyError, ScenarioError
 from .facts import ClusterFacts
 from .simulated import SimulatedMesh, simulated_facts
 from .verdicts import Outcome, ProbeResult, Verdict
@@ -31,7 +31,6 @@ __all__ = [
     "PolicyDoc",
     "PolicyError",
     "Probe",
-    "ProbeError",
     "ProbeResult",
     "ScenarioError",
     "ServiceTarget",

@@ -20,8 +20,7 @@ from .errors import ClusterMeshError
 from .facts import KNOWN_OPTIONS
 from .options import DEFAULT_SIM_VERSION
 from .runner import MeshSession, ScenarioRun
-from .scenario import Scenario, Step, load_scenario
-from .scenario.load import ALL
+from .scenario import ALL, Scenario, Step, load_scenario, resolve_sources, resolve_targets
 from .simulated import SimulatedMesh, simulated_facts
 from .verdicts import ProbeResult
 
@@ -96,16 +95,13 @@ def _probe(scenario: Scenario, args: argparse.Namespace) -> Probe:
             break
     else:
         candidate = None
-    cluster, _, source = args.source.partition("/")
     if candidate is None:
-        from .scenario.load import _Loader
-
-        loader = _Loader(scenario.path, {})
-        targets = loader.targets(scenario.model, args.target, ())
-        target, owner = targets[0]
-        port = scenario.model.workloads[owner].port_list()[0].port
-        if ALL in (cluster, source) or len(targets) != 1:
+        sources = resolve_sources(scenario, args.source)
+        targets = resolve_targets(scenario, args.target)
+        if ALL in args.source or len(sources) != 1 or len(targets) != 1:
             raise ClusterMeshError("explain takes one source and one target, no wildcards")
+        (cluster, source), (target, owner) = sources[0], targets[0]
+        port = scenario.model.workloads[owner].port_list()[0].port
         candidate = Probe(cluster, source, target, port)
     http = HttpRequest(path=args.path) if args.path else candidate.http
     port = args.port or candidate.port

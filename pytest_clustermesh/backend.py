@@ -8,6 +8,8 @@ drive either through the fixtures without a scenario at all.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -154,6 +156,34 @@ class Probe:
 
     def __str__(self) -> str:
         return f"{self.source_cluster}/{self.source}->{self.target}:{self.port}"
+
+
+# -- names and ownership: what every backend shares -------------------------------------------
+
+MAX_NAME = 63
+OWNER_LABEL = "clustermesh.pytest.io/run"
+"""The label on everything a run creates; its value is the deployment key. Backends create
+nothing without it and delete nothing that lacks it."""
+
+
+def dns_name(*parts: str, limit: int = MAX_NAME) -> str:
+    """Join parts into a DNS label, shortened with a hash suffix when too long."""
+    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def deployment_key(run_id: str, scenario: str, path: str = "") -> str:
+    """``cm-<run>-<scenario>-<hash of the file>``: two scenarios of one run never share a key,
+    even with the same name, and leave room for ``-<namespace key>`` in a namespace name."""
+    digest = hashlib.sha1(path.encode()).hexdigest()[:5]
+    return dns_name("cm", run_id, dns_name(scenario, limit=24), digest, limit=40)
+
+
+def ownership_labels(deployment: Deployment) -> dict[str, str]:
+    return {OWNER_LABEL: deployment.key}
 
 
 class MeshBackend(Protocol):

@@ -17,7 +17,7 @@ import pytest
 
 from .errors import ClusterMeshError, ScenarioError
 from .options import DEFAULT_SCENARIO_FILES
-from .runner import MeshSession
+from .runner import Judgement, MeshSession
 from .scenario import Case, Scenario, Step, load_scenario
 
 
@@ -106,7 +106,8 @@ class ScenarioItem(pytest.Function):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.case = case
-        self.report_data: dict[str, Any] = {}
+        self.judgement: Judgement | None = None
+        """The runner's judgement, once the item ran."""
         self._add_selectors()
 
     def _add_selectors(self) -> None:
@@ -148,19 +149,18 @@ class ScenarioItem(pytest.Function):
             _skip_at_item(reason)
         step = self.parent
         batch = step.selected_cases if isinstance(step, StepNode) else []
-        report = run.check(self.case, batch)
-        self.report_data = {"report": report}
+        judgement = self.judgement = run.check(self.case, batch)
         self.user_properties += [
             ("scenario", self.scenario.name),
             ("step", self.case.step.name),
-            ("expected", report.expected.value),
-            ("observed", report.result.outcome.value),
-            ("attempts", report.result.attempts),
+            ("expected", judgement.expected.value),
+            ("observed", judgement.result.outcome.value),
+            ("attempts", judgement.result.attempts),
         ]
-        if report.unjudged:
-            raise CaseError(report.message)
-        if not report.passed:
-            raise CaseFailed(report.message)
+        if judgement.unjudged:
+            raise CaseError(judgement.message)
+        if not judgement.passed:
+            raise CaseFailed(judgement.message)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.case.line

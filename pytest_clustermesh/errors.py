@@ -49,11 +49,3 @@ class BackendError(ClusterMeshError):
     def __init__(self, message: str, cluster: str | None = None) -> None:
         self.cluster = cluster
         super().__init__(f"[{cluster}] {message}" if cluster else message)
-
-
-class ProbeError(ClusterMeshError):
-    """A probe could not be run or its outcome could not be read.
-
-    Never a verdict: a probe that did not run proves nothing about the policy, so an item
-    whose probe errs fails, whatever verdict it expected.
-    """

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-#: Options that decide verdicts, with their meaning documented in cilium-semantics.md.
+#: Options that decide verdicts, with their meaning documented in docs/cilium-semantics.md.
 POLICY_DEFAULT_LOCAL_CLUSTER = "policy-default-local-cluster"
 ENABLE_POLICY = "enable-policy"
 POLICY_AUDIT_MODE = "policy-audit-mode"

@@ -18,19 +18,17 @@ from typing import Any
 import pytest
 
 from .backend import Deployment
+from .collect import CaseError, CaseFailed
 from .errors import ClusterMeshError
 from .facts import ClusterFacts
-from .runner import CaseReport, MeshSession, ScenarioRun
-from .scenario.load import _Loader
+from .runner import Judgement, MeshSession, ScenarioRun
+from .scenario import expand_scenario
+from .session import SESSION_KEY, open_session
 from .verdicts import ProbeResult
-
-SESSION_KEY = pytest.StashKey[MeshSession]()
 
 
 @pytest.fixture(scope="session")
 def clustermesh_session(pytestconfig: pytest.Config) -> Iterator[MeshSession]:
-    from .plugin import open_session
-
     session = open_session(pytestconfig)
     try:
         # Preflight, once, before anything is deployed: an unreachable cluster or a missing
@@ -121,20 +119,18 @@ class MeshHandle:
             refs.append(ref)
         self._in_force[cluster] = refs
 
-    def expect(self, source: str, to: str, verdict: str, **keys: Any) -> CaseReport:
+    def expect(self, source: str, to: str, verdict: str, **keys: Any) -> Judgement:
         """Assert a verdict (``allow``, ``deny``, ...); keys as in a scenario expectation."""
-        report = self._check({"from": source, "to": to, "verdict": verdict, **keys})
-        if not report.passed:
-            from .collect import CaseError, CaseFailed
-
-            raise (CaseError if report.unjudged else CaseFailed)(report.message)
-        return report
+        judgement = self._check({"from": source, "to": to, "verdict": verdict, **keys})
+        if not judgement.passed:
+            raise (CaseError if judgement.unjudged else CaseFailed)(judgement.message)
+        return judgement
 
     def probe(self, source: str, to: str, **keys: Any) -> ProbeResult:
         """Probe without judging (the verdict asked for only steers retries)."""
         return self._check({"from": source, "to": to, "verdict": "allow", **keys}).result
 
-    def _check(self, expectation: dict[str, Any]) -> CaseReport:
+    def _check(self, expectation: dict[str, Any]) -> Judgement:
         if self._base is None:
             raise RuntimeError("call deploy() before probing")
         self._count += 1
@@ -149,7 +145,7 @@ class MeshHandle:
                 }
             ],
         }
-        scenario = _Loader(self._root / f"{self._name}.py", data).scenario()
+        scenario = expand_scenario(data, self._root / f"{self._name}.py")
         if len(scenario.cases) != 1:
             raise ValueError(f"{expectation['from']} -> {expectation['to']} is not one probe")
         if self._run is None:

@@ -10,15 +10,11 @@ import pytest
 
 from .collect import ScenarioFile, ScenarioItem, is_scenario_file
 from .errors import ClusterMeshError, UsageError
-from .fixtures import SESSION_KEY, clustermesh_facts, clustermesh_session, mesh
-from .options import MeshChoice, add_options, get, mesh_choice
+from .fixtures import clustermesh_facts, clustermesh_session, mesh
+from .options import add_options, get, mesh_choice
 from .reports import ReportsPlugin
 from .reports import add_options as add_report_options
-from .runner import MeshSession, context_binder
-from .simulated import SimulatedMesh, simulated_facts
-
-CHOICE_KEY = pytest.StashKey[MeshChoice]()
-RUN_ID_KEY = pytest.StashKey[str]()
+from .session import CHOICE_KEY, RUN_ID_KEY, SESSION_KEY
 
 __all__ = ["clustermesh_facts", "clustermesh_session", "mesh"]
 
@@ -46,7 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get("clustermesh_run_id") or get(config, "clustermesh_run_id")
     config.stash[RUN_ID_KEY] = str(run_id or secrets.token_hex(3))
-    config.pluginmanager.register(ReportsPlugin(config), "clustermesh-reports")
+    config.pluginmanager.register(
+        ReportsPlugin(config, config.stash[CHOICE_KEY], config.stash[RUN_ID_KEY]),
+        "clustermesh-reports",
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -92,36 +91,3 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             session.finish(item.scenario)
         except ClusterMeshError as exc:
             pytest.fail(f"cleanup of {item.scenario.name} failed: {exc}", pytrace=False)
-
-
-def open_session(config: pytest.Config) -> MeshSession:
-    """The backend the options select, wrapped in a :class:`MeshSession`."""
-    choice = config.stash[CHOICE_KEY]
-    run_id = config.stash[RUN_ID_KEY]
-    if choice.backend == "simulated":
-        facts = _LazyFacts(choice)
-        return MeshSession(SimulatedMesh(facts), run_id)
-    if choice.backend == "kubernetes":
-        from .kubernetes import options as kube_options
-        from .kubernetes.backend import KubernetesMesh
-
-        settings = kube_options.settings_from_config(config, run_id)
-        backend = KubernetesMesh(choice.contexts, choice.kubeconfig, settings)
-        return MeshSession(backend, run_id, context_binder(choice.contexts, choice.named_contexts))
-    raise pytest.UsageError(choice.missing_message)
-
-
-class _LazyFacts(dict[str, Any]):
-    """Simulated clusters come into being when a scenario names them."""
-
-    def __init__(self, choice: MeshChoice) -> None:
-        super().__init__()
-        self._choice = choice
-
-    def __missing__(self, name: str) -> Any:
-        index = len(self) + 1
-        (facts,) = simulated_facts(
-            [name], self._choice.sim_version, self._choice.sim_options
-        ).values()
-        self[name] = type(facts)(name, name, index, facts.cilium_version, facts.options)
-        return self[name]

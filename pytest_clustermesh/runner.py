@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 from .backend import MeshBackend, PodTarget, PolicyDoc, Probe
 from .errors import BackendError, ScenarioError, UsageError
 from .facts import ClusterFacts
-from .scenario.materialize import build_deployment, render_policies, template_context
-from .scenario.model import Case, Scenario, Step
-from .scenario.templates import TemplateError
+from .scenario import (
+    Case,
+    Scenario,
+    Step,
+    TemplateError,
+    build_deployment,
+    render_policies,
+    template_context,
+)
 from .simulated import SimulatedMesh
 from .verdicts import ProbeResult, Verdict
 
@@ -54,7 +60,7 @@ def context_binder(contexts: Sequence[str], named: Mapping[str, str]) -> Binder:
 
 
 @dataclass
-class CaseReport:
+class Judgement:
     """Everything known about one case after it ran."""
 
     case: Case
@@ -130,8 +136,8 @@ class ScenarioRun:
         self.deployment = build_deployment(scenario, session.run_id, self.binding)
         self._deployed = False
         self._in_force: dict[str, tuple[str, ...]] = {}
-        self._pending: dict[str, CaseReport] = {}
-        """Reports of cases probed ahead with their step's batch, valid in the current state."""
+        self._pending: dict[str, Judgement] = {}
+        """Judgements of cases probed ahead with their step's batch, valid in the current state."""
 
     @property
     def backend(self) -> MeshBackend:
@@ -191,16 +197,16 @@ class ScenarioRun:
         served = frozenset(self.logical.get(c, c) for c in result.served_by)
         return dataclasses.replace(result, served_by=served)
 
-    def check(self, case: Case, batch: Sequence[Case] = ()) -> CaseReport:
+    def check(self, case: Case, batch: Sequence[Case] = ()) -> Judgement:
         """Reconcile to the case's step, probe, and judge against the expectation.
 
         ``batch`` is the other cases of the step that will run next (the selected items). They
         are probed together with this one, concurrently where the backend can, so a step costs
-        its slowest probe rather than the sum; their reports wait until their items ask.
+        its slowest probe rather than the sum; their judgements wait until their items ask.
         """
         self.prepare(case.step)
-        report = self._pending.pop(case.name, None)
-        if report is None:
+        judgement = self._pending.pop(case.name, None)
+        if judgement is None:
             todo = [case] + [
                 other
                 for other in batch
@@ -209,12 +215,12 @@ class ScenarioRun:
                 and other.name not in self._pending
                 and self.skip_reason(other) is None
             ]
-            reports = self._probe_all(todo)
-            report = reports.pop(case.name)
-            self._pending.update(reports)
-        return report
+            judgements = self._probe_all(todo)
+            judgement = judgements.pop(case.name)
+            self._pending.update(judgements)
+        return judgement
 
-    def _probe_all(self, cases: Sequence[Case]) -> dict[str, CaseReport]:
+    def _probe_all(self, cases: Sequence[Case]) -> dict[str, Judgement]:
         """Probe ``cases`` in one call to the backend and judge each.
 
         A matrix cell expects what the model predicts; when the model cannot predict (the
@@ -223,7 +229,7 @@ class ScenarioRun:
         oracle = self.session.oracle
         own = oracle is not self.backend
         facts = self.facts()
-        reports: dict[str, CaseReport] = {}
+        judgements: dict[str, Judgement] = {}
         to_probe: list[tuple[Case, Verdict, ProbeResult, Probe]] = []
         for case in cases:
             probe = self.bind_probe(case.probe)
@@ -235,7 +241,7 @@ class ScenarioRun:
                         f"{case.probe} in step {case.step.name}: the model cannot predict it: "
                         f"{prediction.detail}"
                     )
-                    reports[case.name] = CaseReport(
+                    judgements[case.name] = Judgement(
                         case, Verdict.ALLOW, prediction, prediction, False, message, facts
                     )
                     continue
@@ -249,8 +255,10 @@ class ScenarioRun:
             passed, problem = judge(expected, case.served_by, observed)
             model = prediction if own else None
             message = "" if passed else describe_failure(case, expected, observed, model, problem)
-            reports[case.name] = CaseReport(case, expected, observed, model, passed, message, facts)
-        return reports
+            judgements[case.name] = Judgement(
+                case, expected, observed, model, passed, message, facts
+            )
+        return judgements
 
     def teardown(self) -> None:
         if self._deployed:
@@ -319,7 +327,7 @@ def _result_text(result: ProbeResult) -> str:
 
 __all__ = [
     "Binder",
-    "CaseReport",
+    "Judgement",
     "MeshSession",
     "ScenarioRun",
     "context_binder",

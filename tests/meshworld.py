@@ -1,4 +1,4 @@
-"""A small two-cluster world for model tests: the setup of cilium-semantics.md's facts.
+"""A small two-cluster world for model tests: the setup of docs/cilium-semantics.md's facts.
 
 Clusters ``c1`` and ``c2`` each run, in namespace ``demo`` (labels ``team=a``): ``fe``
 (app=frontend), ``tester`` (app=test), ``be`` (app=backend, listening on 8080 and 80); in

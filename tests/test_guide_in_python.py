@@ -53,7 +53,7 @@ def test_a_policy_is_enforced_only_where_it_is_applied(guide: MeshHandle) -> Non
 def test_from_endpoints_match_other_clusters_unless_local_cluster_is_the_default(
     guide: MeshHandle,
 ) -> None:
-    """cilium-semantics.md s2: remote frontend pods match up to 1.18, not from 1.19."""
+    """docs/cilium-semantics.md s2: remote frontend pods match up to 1.18, not from 1.19."""
     guide.set_policies("cluster1", [GUIDE / "network-policy.yaml"])
     local_only = guide.facts()["cluster1"].default_local_cluster
     guide.expect("cluster2/frontend", "cluster1/myapp", "deny" if local_only else "allow")

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 
 from kubernetes.client.exceptions import ApiException
 
+from ..backend import OWNER_LABEL
 from ..errors import BackendError
 from ..policy.parse import CCNP
-from ..scenario.materialize import OWNER_LABEL
 from .clients import Cluster, describe, not_found
 from .manifests import RUN_LABEL
 from .policies import CILIUM_GROUP, CILIUM_VERSION, PLURALS, list_clusterwide

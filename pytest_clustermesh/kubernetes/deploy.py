@@ -17,9 +17,8 @@ from typing import Any
 import tenacity
 from kubernetes.client.exceptions import ApiException
 
-from ..backend import Deployment
+from ..backend import OWNER_LABEL, Deployment
 from ..errors import BackendError
-from ..scenario.materialize import OWNER_LABEL
 from . import manifests
 from .clients import Cluster, conflict, describe
 from .settings import KubernetesSettings

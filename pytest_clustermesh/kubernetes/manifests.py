@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import Deployment, NamespaceSpec, WorkloadSpec
-from ..scenario.materialize import OWNER_LABEL, dns_name, ownership_labels
+from ..backend import (
+    OWNER_LABEL,
+    Deployment,
+    NamespaceSpec,
+    WorkloadSpec,
+    dns_name,
+    ownership_labels,
+)
 from .classify import echo_text
 from .settings import KubernetesSettings
 
@@ -33,10 +39,6 @@ def pod_selector(deployment: Deployment, workload: WorkloadSpec) -> dict[str, st
 
 def workload_label(workload: WorkloadSpec) -> str:
     return dns_name(workload.name)
-
-
-def selector_text(labels: dict[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
 def namespace(

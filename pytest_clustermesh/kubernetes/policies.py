@@ -14,10 +14,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from ..backend import Deployment, PolicyDoc
+from ..backend import OWNER_LABEL, Deployment, PolicyDoc
 from ..errors import BackendError, PolicyError
 from ..policy.parse import CCNP, CNP, KNP
-from ..scenario.materialize import OWNER_LABEL
 from . import manifests
 from .clients import Cluster, describe, not_found, status_message
 from .settings import KubernetesSettings

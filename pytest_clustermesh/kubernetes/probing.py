@@ -29,8 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..backend import Deployment, PodTarget, Probe, ServiceTarget
-from ..scenario.materialize import OWNER_LABEL
+from ..backend import OWNER_LABEL, Deployment, PodTarget, Probe, ServiceTarget
 from ..verdicts import Outcome, ProbeResult, Verdict
 from . import manifests
 from .classify import classify
@@ -437,7 +436,7 @@ def _recheck(
 
 def _no_backend_drop(target: TargetRef, result: ProbeResult) -> str | None:
     """A Service without a ready backend times out when Cilium runs with
-    ``service-no-backend-response=drop`` (docs/cilium-notes.md, question 5): such a timeout
+    ``service-no-backend-response=drop`` (docs/cilium-semantics.md Q5): such a timeout
     says nothing about policy, so it is not a drop."""
     if target.kind == "Service" and not target.backends and result.outcome is Outcome.DROPPED:
         return f"the target {target} had no ready backend"

@@ -1,7 +1,7 @@
 """Verdicts from rules: what one cluster's agent decides for one direction of a flow.
 
 Cross-cluster traffic needs the source cluster's egress allow AND the destination cluster's
-ingress allow, each evaluated by its own agent with its own options (cilium-semantics.md s8).
+ingress allow, each evaluated by its own agent with its own options (docs/cilium-semantics.md s8).
 Within a direction, deny rules win over allow rules whatever kind of policy holds them
 (security/policy/deny.rst); an endpoint no rule puts into default deny lets everything in.
 
@@ -9,7 +9,7 @@ Evaluation goes through a :class:`PolicyIndex`, built once per :class:`ClusterPo
 works the way Cilium's policy maps do: a verdict depends only on which rules select the local
 identity and which rule peers select the remote one, so it is computed once per such pair and
 shared by every pod carrying those identities. The explanation is rendered on demand from a
-compact verdict, so bulk callers (:mod:`.matrix`) never build strings.
+compact verdict, so bulk callers (:mod:`.pairs`) never build strings.
 """
 
 from __future__ import annotations
@@ -103,17 +103,20 @@ def combine(egress: Outcome, ingress: Outcome) -> Outcome:
 # the index
 
 
-# Why a direction decided as it did; a verdict keeps the kind and the ids to explain it later.
+# Why a direction decided as it did; a compact decision keeps the kind and the ids to explain
+# it later.
 _NEVER, _DENIED, _ALWAYS, _DEFAULT_DENY, _NO_DEFAULT_DENY, _UNSELECTED = range(6)
 _L4_ALLOWED, _HTTP_ALLOWED, _L7_DENIED = range(6, 9)
 
 #: Bounds of the per-index caches; past them a cache starts over (as the old LRU bound did).
 _DECISION_CACHE = 1 << 16
-_VERDICT_CACHE = 1 << 20
+_COMPACT_CACHE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
-class _Verdict:
+class _Compact:
+    """One direction's decision in compact form: no strings, explained only on demand."""
+
     outcome: Outcome
     """Final: audit mode already applied."""
     kind: int
@@ -187,8 +190,8 @@ class PolicyIndex:
         self._class_bits: list[int] = []
         # caches
         self._ports: dict[tuple[int, str], list[PortRule | None]] = {}
-        self._verdicts: dict[tuple[Direction, Flow], dict[tuple[int, int], _Verdict]] = {}
-        self._verdict_count = 0
+        self._compact: dict[tuple[Direction, Flow], dict[tuple[int, int], _Compact]] = {}
+        self._compact_count = 0
         self._decisions: dict[tuple[Direction, Identity, Identity, Flow], Decision] = {}
 
     def _mask(self, requirements: frozenset[Requirement]) -> int:
@@ -267,43 +270,43 @@ class PolicyIndex:
 
     def outcome(self, direction: Direction, local: Identity, peer: Identity, flow: Flow) -> Outcome:
         """The outcome alone, without the explanation."""
-        return self.verdict(direction, self.selection(local), self.peer_class(peer), flow).outcome
+        return self.compact(direction, self.selection(local), self.peer_class(peer), flow).outcome
 
     def outcomes(
         self, direction: Direction, selection: Selection, classes: list[int], flow: Flow
     ) -> list[Outcome]:
-        """Outcomes for one local selection against many peer classes (the matrix's row)."""
+        """Outcomes for one local selection against many peer classes (a row of the pair table)."""
         memo = self._memo(direction, flow)
         out = []
         for cls in classes:
             found = memo.get((selection.id, cls))
             if found is None:
-                found = self.verdict(direction, selection, cls, flow)
+                found = self.compact(direction, selection, cls, flow)
             out.append(found.outcome)
         return out
 
     @property
-    def verdicts_computed(self) -> int:
+    def decisions_computed(self) -> int:
         """How many (direction, selection, peer class, flow) verdicts were evaluated."""
-        return self._verdict_count
+        return self._compact_count
 
-    def _memo(self, direction: Direction, flow: Flow) -> dict[tuple[int, int], _Verdict]:
-        memo = self._verdicts.get((direction, flow))
+    def _memo(self, direction: Direction, flow: Flow) -> dict[tuple[int, int], _Compact]:
+        memo = self._compact.get((direction, flow))
         if memo is None:
-            if sum(map(len, self._verdicts.values())) >= _VERDICT_CACHE:
-                self._verdicts.clear()
-            memo = self._verdicts[(direction, flow)] = {}
+            if sum(map(len, self._compact.values())) >= _COMPACT_CACHE:
+                self._compact.clear()
+            memo = self._compact[(direction, flow)] = {}
         return memo
 
-    def verdict(
+    def compact(
         self, direction: Direction, selection: Selection, peer_class: int, flow: Flow
-    ) -> _Verdict:
+    ) -> _Compact:
         memo = self._memo(direction, flow)
         key = (selection.id, peer_class)
         found = memo.get(key)
         if found is None:
             found = self._evaluate(direction, selection, self._class_bits[peer_class], flow)
-            self._verdict_count += 1
+            self._compact_count += 1
             memo[key] = found
         return found
 
@@ -318,17 +321,17 @@ class PolicyIndex:
 
     def _evaluate(
         self, direction: Direction, selection: Selection, peer_bits: int, flow: Flow
-    ) -> _Verdict:
+    ) -> _Compact:
         cluster = self.cluster
         if cluster.enforcement == "never":
-            return _Verdict(Outcome.ALLOWED, _NEVER)
+            return _Compact(Outcome.ALLOWED, _NEVER)
         slot = _slot(direction)
         ports = self._port_rules(flow)
         masks = self._entry_peer_masks
-        verdict: _Verdict | None = None
+        verdict: _Compact | None = None
         for e in selection.deny[slot]:
             if masks[e] & peer_bits and ports[e] is not None:
-                verdict = _Verdict(Outcome.DROPPED, _DENIED, (e,))
+                verdict = _Compact(Outcome.DROPPED, _DENIED, (e,))
                 break
         if verdict is None:
             allows = tuple(
@@ -337,31 +340,31 @@ class PolicyIndex:
             if allows:
                 verdict = self._l7(allows, ports, flow)
             elif cluster.enforcement == "always":
-                verdict = _Verdict(Outcome.DROPPED, _ALWAYS)
+                verdict = _Compact(Outcome.DROPPED, _ALWAYS)
             elif selection.enforcing[slot]:
-                verdict = _Verdict(Outcome.DROPPED, _DEFAULT_DENY)
+                verdict = _Compact(Outcome.DROPPED, _DEFAULT_DENY)
             elif selection.selected:
-                verdict = _Verdict(Outcome.ALLOWED, _NO_DEFAULT_DENY)
+                verdict = _Compact(Outcome.ALLOWED, _NO_DEFAULT_DENY)
             else:
-                verdict = _Verdict(Outcome.ALLOWED, _UNSELECTED)
+                verdict = _Compact(Outcome.ALLOWED, _UNSELECTED)
         # Audit mode forwards L3/L4 drops, explicit denies included; the L7 proxy still answers
-        # 403 (docs/cilium-notes.md, question 8).
+        # 403 (docs/cilium-semantics.md Q8).
         if verdict.outcome is Outcome.DROPPED and cluster.audit:
-            return _Verdict(Outcome.ALLOWED, verdict.kind, verdict.entries, audited=True)
+            return _Compact(Outcome.ALLOWED, verdict.kind, verdict.entries, audited=True)
         return verdict
 
     @staticmethod
-    def _l7(allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Verdict:
+    def _l7(allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Compact:
         """An allow without L7 rules admits every request; otherwise the proxy answers 403 to
         a request no HTTP rule matches (security/policy/language.rst, layer7)."""
         http_lists = [rule.http for e in allows if (rule := ports[e]) is not None]
         if any(http is None for http in http_lists):
-            return _Verdict(Outcome.ALLOWED, _L4_ALLOWED, allows)
+            return _Compact(Outcome.ALLOWED, _L4_ALLOWED, allows)
         for http_rules in http_lists:
             for http in http_rules or ():
                 if http.matches(flow.method, flow.path):
-                    return _Verdict(Outcome.ALLOWED, _HTTP_ALLOWED, allows, http)
-        return _Verdict(Outcome.L7_DENIED, _L7_DENIED, allows)
+                    return _Compact(Outcome.ALLOWED, _HTTP_ALLOWED, allows, http)
+        return _Compact(Outcome.L7_DENIED, _L7_DENIED, allows)
 
     # -- explanations ----------------------------------------------------------------------
 
@@ -371,7 +374,7 @@ class PolicyIndex:
         found = self._decisions.get(key)
         if found is None:
             selection = self.selection(local)
-            verdict = self.verdict(direction, selection, self.peer_class(peer), flow)
+            verdict = self.compact(direction, selection, self.peer_class(peer), flow)
             found = Decision(
                 verdict.outcome, self._explain(verdict, direction, selection, peer, flow)
             )
@@ -382,7 +385,7 @@ class PolicyIndex:
 
     def _explain(
         self,
-        verdict: _Verdict,
+        verdict: _Compact,
         direction: Direction,
         selection: Selection,
         peer: Identity,

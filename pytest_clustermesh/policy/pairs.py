@@ -1,14 +1,14 @@
-"""The pod-to-pod verdict matrix of a mesh for one flow, computed per identity pair.
+"""The model's predictions for every pod pair of a mesh, for one flow, computed per identity pair.
 
 Cilium decides per security identity, not per pod: every pod with the same labels (in the same
-cluster) gets the same verdicts. So the matrix is an identity-pair outcome table plus, for
+cluster) gets the same decisions. So the table is an identity-pair outcome table plus, for
 each pod, the index of its identity. For N pods over K identities it costs K x K evaluations
 (each cached in the clusters' :class:`~.decide.PolicyIndex`) and K x K + N bytes of
-storage, not N x N objects; per-pod views (:meth:`VerdictMatrix.outcome`,
-:meth:`VerdictMatrix.pairs`, :meth:`VerdictMatrix.dense`) read through the indexes.
+storage, not N x N objects; per-pod views (:meth:`PredictionTable.outcome`,
+:meth:`PredictionTable.pairs`, :meth:`PredictionTable.dense`) read through the indexes.
 
 Each pair is decided as :func:`~.decide.decide_flow` does (egress at the source's cluster,
-ingress at the destination's); :meth:`VerdictMatrix.explain` gives that decision, with its
+ingress at the destination's); :meth:`PredictionTable.explain` gives that decision, with its
 reasons, for one pair on demand.
 """
 
@@ -22,24 +22,24 @@ from ..verdicts import Outcome
 from .decide import ClusterPolicy, Decision, Flow, combine, decide_flow
 from .labels import Identity
 
-#: The outcomes a policy verdict can have, in code order (a code is an index into this).
+#: The outcomes a prediction can have, in code order (a code is an index into this).
 OUTCOMES: tuple[Outcome, ...] = (Outcome.ALLOWED, Outcome.DROPPED, Outcome.L7_DENIED)
 _CODE = {outcome: code for code, outcome in enumerate(OUTCOMES)}
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A pod as the matrix sees it: a unique name, its cluster and its identity."""
+    """A pod as the pair table sees it: a unique name, its cluster and its identity."""
 
     name: str
     cluster: str
     identity: Identity
 
 
-class VerdictMatrix:
+class PredictionTable:
     """Verdicts for every (source pod, destination pod) of a set of endpoints, for one flow.
 
-    Build it with :func:`verdict_matrix`. Pods are addressed by name or by position (the
+    Build it with :func:`prediction_table`. Pods are addressed by name or by position (the
     order the endpoints were given in).
     """
 
@@ -79,15 +79,12 @@ class VerdictMatrix:
         """Identity pairs decided: the size of the outcome table."""
         return len(self._slots) ** 2
 
-    def identity_of(self, pod: str) -> Identity:
-        return self.endpoints[self._position[pod]].identity
-
     def outcome(self, source: str, dest: str) -> Outcome:
-        """The verdict for ``source`` -> ``dest`` (pod names)."""
+        """The predicted outcome for ``source`` -> ``dest`` (pod names)."""
         return self.outcome_at(self._position[source], self._position[dest])
 
     def outcome_at(self, source: int, dest: int) -> Outcome:
-        """The verdict for the pods at positions ``source`` and ``dest``."""
+        """The predicted outcome for the pods at positions ``source`` and ``dest``."""
         n = len(self._slots)
         return OUTCOMES[self._table[self._slot_of[source] * n + self._slot_of[dest]]]
 
@@ -121,8 +118,8 @@ class VerdictMatrix:
 
     def dense(self) -> bytes:
         """All pod pairs as outcome codes (indexes into :data:`OUTCOMES`), row-major: byte
-        ``i * len(endpoints) + j`` is the verdict for pod ``i`` -> pod ``j``. One object of
-        N x N bytes; rows of pods sharing an identity are built once."""
+        ``i * len(endpoints) + j`` is the predicted outcome for pod ``i`` -> pod ``j``. One
+        object of N x N bytes; rows of pods sharing an identity are built once."""
         n = len(self._slots)
         dest_slots = self._slot_of.tolist()
         rows: dict[int, bytes] = {}
@@ -144,10 +141,10 @@ class VerdictMatrix:
         )
 
 
-def verdict_matrix(
+def prediction_table(
     policies: Mapping[str, ClusterPolicy], endpoints: Sequence[Endpoint], flow: Flow
-) -> VerdictMatrix:
-    """The verdict of every pod pair among ``endpoints`` for ``flow``.
+) -> PredictionTable:
+    """The predicted outcome of every pod pair among ``endpoints`` for ``flow``.
 
     ``policies`` maps each endpoint's cluster to that cluster's policy state. The source's
     egress is decided by its cluster's agent, the destination's ingress by its own, each once
@@ -170,7 +167,7 @@ def verdict_matrix(
         for cluster in clusters
     }
     selections = [indexes[cluster].selection(identity) for cluster, identity in slots]
-    # egress[s][d]: the source cluster's egress verdict; ingress[d][s]: the destination's.
+    # egress[s][d]: the source cluster's egress decision; ingress[d][s]: the destination's.
     egress = [
         indexes[cluster].outcomes("egress", selections[s], classes[cluster], flow)
         for s, (cluster, _) in enumerate(slots)
@@ -186,4 +183,4 @@ def verdict_matrix(
         base = s * n
         for d in range(n):
             table[base + d] = both[row[d], ingress[d][s]]
-    return VerdictMatrix(policies, endpoints, flow, slots, slot_of, table)
+    return PredictionTable(policies, endpoints, flow, slots, slot_of, table)

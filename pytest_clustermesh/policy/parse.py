@@ -3,7 +3,8 @@
 Strict like the CRD schemas (an unknown field is an error), and explicit about what the model
 does not cover (``toFQDNs`` and friends never match a pod; named ports are refused). The
 cluster-specific parts of import follow ``getEndpointSelector``/``ParseToCiliumRule`` and
-``addClusterFilterByDefault`` (pkg/k8s/apis/cilium.io/utils/utils.go; cilium-semantics.md s1-s2).
+``addClusterFilterByDefault`` (pkg/k8s/apis/cilium.io/utils/utils.go; docs/cilium-semantics.md
+s1, s2).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from .labels import (
 from .rules import (
     ALL_PROTOCOLS,
     KNOWN_ENTITIES,
-    L4,
     Direction,
     Entry,
     HttpRule,
@@ -186,7 +186,7 @@ class _CiliumRuleParser:
 
     def _default_deny(self, spec: Mapping[str, Any], path: Path) -> frozenset[Direction]:
         """Each direction with a section is default-deny unless ``enableDefaultDeny`` says no
-        (since 1.16; cilium-semantics.md s3)."""
+        (since 1.16; docs/cilium-semantics.md s3)."""
         wanted: set[Direction] = set()
         if spec.get("ingress") or spec.get("ingressDeny"):
             wanted.add("ingress")
@@ -458,7 +458,8 @@ def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterCo
 
 def _knp_peers(raw: Any, path: Path, namespace: str, ctx: ClusterContext) -> tuple[Peer, ...]:
     if not raw:
-        # An empty or missing from/to matches all peers, in every cluster (cilium-semantics s3).
+        # An empty or missing from/to matches all peers, in every cluster
+        # (docs/cilium-semantics.md s3).
         return (Peer("wildcard", text="any peer (empty from/to)"),)
     _expect_list(raw, path)
     peers = []
@@ -528,9 +529,3 @@ def _typename(value: Any) -> str:
 
 def _dotted(path: Sequence[str | int]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
-def protocol_name(protocol: str) -> L4:
-    if protocol not in ALL_PROTOCOLS:
-        raise ValueError(protocol)
-    return protocol

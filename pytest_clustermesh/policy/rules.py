@@ -18,7 +18,7 @@ Direction = Literal["ingress", "egress"]
 L4 = Literal["TCP", "UDP", "SCTP"]
 ALL_PROTOCOLS: frozenset[L4] = frozenset({"TCP", "UDP", "SCTP"})
 
-#: Entities that select pods, and which (pkg/policy/api/entity.go; cilium-semantics.md s4).
+#: Entities that select pods, and which (pkg/policy/api/entity.go; docs/cilium-semantics.md s4).
 #: ``cluster``: pods of the local cluster only; ``cluster-mesh`` (1.20): pods of any cluster;
 #: ``all``: everything. The others select nodes, hosts or the world, never a pod.
 POD_ENTITIES = ("all", "cluster", "cluster-mesh")
@@ -59,7 +59,7 @@ class Peer:
                 return peer.get(CLUSTER) == local_cluster
             if self.entity == "cluster-mesh":
                 return peer.get(CLUSTER) is not None
-        # CIDR and node selectors never match pods (cilium-semantics.md s4, s6).
+        # CIDR and node selectors never match pods (docs/cilium-semantics.md s4, s6).
         return False
 
 
@@ -115,18 +115,12 @@ class Entry:
     """``None``: every port and protocol."""
     origin: str
 
-    def peer_matches(self, peer: Identity, local_cluster: str) -> Peer | None:
-        for candidate in self.peers:
-            if candidate.matches(peer, local_cluster):
-                return candidate
-        return None
-
     def port_rule(self, port: int, protocol: str) -> PortRule | None:
         """What the entry allows on ``port``/``protocol``: ``None`` if nothing.
 
         Every ``toPorts`` item of the entry that admits the port counts: if one of them has no
         L7 rules the port is open to every request, otherwise the HTTP rules of all of them
-        are merged (docs/cilium-notes.md, question 4).
+        are merged (docs/cilium-semantics.md Q4).
         """
         if self.ports is None:
             return PortRule(None)
@@ -153,6 +147,3 @@ class Rule:
 
     def selects(self, endpoint: Identity) -> bool:
         return self.subject is not None and self.subject.matches(endpoint)
-
-    def entries_for(self, direction: Direction) -> tuple[Entry, ...]:
-        return tuple(entry for entry in self.entries if entry.direction == direction)

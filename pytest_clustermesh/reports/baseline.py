@@ -1,7 +1,7 @@
 """Run-to-run comparison: which verdicts changed since a baseline run (the upgrade check).
 
 A verdict is what the mesh did for one probe, keyed by scenario, step, source, target, port and
-protocol (:class:`~.records.VerdictKey`). Cases that differ only in their ``when:`` condition
+protocol (:class:`~.records.ProbeKey`). Cases that differ only in their ``when:`` condition
 share a key, so the guide's cross-cluster ``frontend -> myapp`` probe, expected ``allow`` on
 Cilium 1.18 and ``deny`` on 1.19 by two different cases, is one verdict that changed from
 ``allowed`` to ``dropped``. Pytest-free.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .records import ERROR, SKIPPED, CaseRecord, ClusterRecord, VerdictKey, versions_text
+from .records import ERROR, SKIPPED, CaseRecord, ClusterRecord, ProbeKey, versions_text
 from .text import format_table
 
 NOT_RUN = "not run"
@@ -31,7 +31,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class Change:
-    key: VerdictKey
+    key: ProbeKey
     before: Observation
     after: Observation
 
@@ -39,9 +39,9 @@ class Change:
 @dataclass(frozen=True)
 class Comparison:
     changes: tuple[Change, ...]
-    added: tuple[VerdictKey, ...]
+    added: tuple[ProbeKey, ...]
     """Keys only in this run."""
-    removed: tuple[VerdictKey, ...]
+    removed: tuple[ProbeKey, ...]
     """Keys only in the baseline."""
     unchanged: int
 
@@ -50,11 +50,11 @@ class Comparison:
         return bool(self.changes)
 
 
-def verdicts(records: Iterable[CaseRecord]) -> dict[VerdictKey, Observation]:
+def observations(records: Iterable[CaseRecord]) -> dict[ProbeKey, Observation]:
     """Each key's verdict in one run, in run order."""
     records = list(records)
     fallback = _scenario_facts(records)
-    grouped: dict[VerdictKey, list[CaseRecord]] = {}
+    grouped: dict[ProbeKey, list[CaseRecord]] = {}
     for record in records:
         grouped.setdefault(record.key, []).append(record)
     result = {}
@@ -89,7 +89,7 @@ def _scenario_facts(records: Sequence[CaseRecord]) -> dict[str, Mapping[str, Clu
 
 def compare(before: Iterable[CaseRecord], after: Iterable[CaseRecord]) -> Comparison:
     """Every verdict that changed from ``before`` (the baseline) to ``after`` (this run)."""
-    old, new = verdicts(before), verdicts(after)
+    old, new = observations(before), observations(after)
     changes = tuple(
         Change(key, old[key], verdict)
         for key, verdict in new.items()

@@ -7,23 +7,39 @@ the report where it is made, see :meth:`~.plugin.ReportsPlugin.pytest_runtest_ma
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
 from .baseline import Comparison
 from .htmlrender import header_cells, row_cells, summary_html
+from .records import CaseRecord
 from .truthtable import retry_stats, truth_tables
 
-if TYPE_CHECKING:
-    from .plugin import ReportsPlugin
+
+class RecordSource(Protocol):
+    """What the HTML hooks read: the records and the baseline comparison, as they stand."""
+
+    @property
+    def records(self) -> Mapping[str, CaseRecord]: ...
+
+    @property
+    def comparison(self) -> Comparison | None: ...
+
+    def ordered_records(self) -> list[CaseRecord]: ...
+
+    @property
+    def baseline_path(self) -> Path | None: ...
+
 
 #: pytest-html's own columns before ours: Result, Test.
 INSERT_AT = 2
 
 
 class HtmlReports:
-    def __init__(self, reports: ReportsPlugin) -> None:
+    def __init__(self, reports: RecordSource) -> None:
         self.reports = reports
 
     @pytest.hookimpl(optionalhook=True)
@@ -42,7 +58,7 @@ class HtmlReports:
         if not records:
             return
         comparison: Comparison | None = self.reports.comparison
-        baseline = str(self.reports.settings.baseline or "")
+        baseline = str(self.reports.baseline_path or "")
         postfix.append(
             summary_html(truth_tables(records), retry_stats(records), comparison, baseline)
         )

@@ -15,12 +15,13 @@ import time
 from collections.abc import Generator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..collect import ScenarioItem
-from ..runner import CaseReport
+from ..options import MeshChoice
 from . import baseline, resultsfile, truthtable
 from .baseline import Comparison
 from .htmlrender import failure_extras
@@ -37,8 +38,10 @@ RECORD_PROPERTY = "clustermesh-record"
 class ReportsPlugin:
     """Registered once per process by the clustermesh plugin's ``pytest_configure``."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, choice: MeshChoice, run_id: str) -> None:
         self.config = config
+        self.choice = choice
+        self.run_id = run_id
         self.settings: ReportSettings = settings_from_config(config)
         self.is_worker = hasattr(config, "workerinput")
         self.html = html_active(config)
@@ -60,6 +63,10 @@ class ReportsPlugin:
 
     def ordered_records(self) -> list[CaseRecord]:
         return ordered(list(self.records.values()))
+
+    @property
+    def baseline_path(self) -> Path | None:
+        return self.settings.baseline
 
     # -- where items run ---------------------------------------------------------------------
 
@@ -88,7 +95,7 @@ class ReportsPlugin:
         )
         report.user_properties.append((RECORD_PROPERTY, record.to_json()))
         if self.html and call.when == "call" and status in (FAILED, ERROR, XFAILED):
-            extras = html_extras(failure_extras(record, rerun_command(item.config, item.nodeid)))
+            extras = html_extras(failure_extras(record, rerun_command(self.choice, item.nodeid)))
             report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
         return report
 
@@ -167,12 +174,10 @@ class ReportsPlugin:
 
     def run_metadata(self, session: pytest.Session) -> dict[str, Any]:
         """What the results file says about the run besides its records."""
-        from ..plugin import CHOICE_KEY, RUN_ID_KEY
-
         config = self.config
         finished = time.time()
         run: dict[str, Any] = {
-            "run_id": config.stash.get(RUN_ID_KEY, None),
+            "run_id": self.run_id,
             "started": _iso(self.started),
             "finished": _iso(finished),
             "duration_s": round(finished - self.started, 3),
@@ -185,14 +190,13 @@ class ReportsPlugin:
                 "python": platform.python_version(),
             },
         }
-        choice = config.stash.get(CHOICE_KEY, None)
-        if choice is not None:
-            run["backend"] = choice.backend
-            if choice.backend == "simulated":
-                run["sim_cilium_version"] = choice.sim_version
-                run["sim_options"] = dict(choice.sim_options)
-            else:
-                run["kube_contexts"] = list(choice.contexts)
+        choice = self.choice
+        run["backend"] = choice.backend
+        if choice.backend == "simulated":
+            run["sim_cilium_version"] = choice.sim_version
+            run["sim_options"] = dict(choice.sim_options)
+        else:
+            run["kube_contexts"] = list(choice.contexts)
         if self.comparison is not None:
             run["baseline"] = {
                 "path": str(self.settings.baseline),
@@ -206,7 +210,6 @@ class ReportsPlugin:
 
 def build_record(item: ScenarioItem) -> CaseRecord:
     """The item's record; with the observation once the item has run."""
-    report = item.report_data.get("report")
     index = next((i for i, case in enumerate(item.scenario.cases) if case is item.case), -1)
     return record_for_case(
         nodeid=item.nodeid,
@@ -214,7 +217,7 @@ def build_record(item: ScenarioItem) -> CaseRecord:
         path=item.nodeid.split("::", 1)[0],
         index=index,
         case=item.case,
-        report=report if isinstance(report, CaseReport) else None,
+        judgement=item.judgement,
     )
 
 
@@ -237,14 +240,9 @@ def message_of(report: pytest.TestReport, status: str, case_message: str) -> str
     return ""
 
 
-def rerun_command(config: pytest.Config, nodeid: str) -> list[str]:
+def rerun_command(choice: MeshChoice, nodeid: str) -> list[str]:
     """The pytest command line that repeats one item on the same mesh."""
-    from ..plugin import CHOICE_KEY
-
     command = ["pytest", nodeid]
-    choice = config.stash.get(CHOICE_KEY, None)
-    if choice is None:
-        return command
     if choice.backend == "simulated":
         command += ["--mesh-backend=simulated", f"--sim-cilium-version={choice.sim_version}"]
         command += [f"--sim-option={key}={value}" for key, value in choice.sim_options.items()]

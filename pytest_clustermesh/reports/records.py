@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..facts import ClusterFacts
-from ..runner import CaseReport
-from ..scenario.model import Case
+from ..runner import Judgement
+from ..scenario import Case
 from ..verdicts import Outcome, Verdict
 
 #: Item statuses, as pytest reports them (``error``: setup or teardown failed).
@@ -52,7 +52,7 @@ class ClusterRecord:
 
 
 @dataclass(frozen=True)
-class VerdictKey:
+class ProbeKey:
     """What identifies one probe across runs: a changed verdict is compared under this key."""
 
     scenario: str
@@ -135,8 +135,8 @@ class CaseRecord:
         return None if cluster == "service" else cluster
 
     @property
-    def key(self) -> VerdictKey:
-        return VerdictKey(
+    def key(self) -> ProbeKey:
+        return ProbeKey(
             self.scenario, self.step, self.source, self.target, self.port, self.protocol, self.http
         )
 
@@ -171,10 +171,6 @@ class CaseRecord:
             return Verdict(self.expected)
         except ValueError:
             return None
-
-    def cilium_versions(self) -> str:
-        """``1.19`` when every cluster runs the same version, else ``cluster1=1.18 ...``."""
-        return versions_text(self.facts)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -211,6 +207,7 @@ class CaseRecord:
 
 
 def versions_text(facts: Mapping[str, ClusterRecord]) -> str:
+    """``1.19`` when every cluster runs the same version, else ``cluster1=1.18 ...``."""
     versions = {name: cluster.cilium_version for name, cluster in sorted(facts.items())}
     if not versions:
         return "?"
@@ -226,9 +223,9 @@ def record_for_case(
     path: str,
     index: int,
     case: Case,
-    report: CaseReport | None = None,
+    judgement: Judgement | None = None,
 ) -> CaseRecord:
-    """The record of ``case``, with the observation when the case ran (``report``)."""
+    """The record of ``case``, with the observation when the case ran (``judgement``)."""
     probe = case.probe
     http = f"{probe.http.method} {probe.http.path}" if probe.http is not None else ""
     record = CaseRecord(
@@ -251,22 +248,22 @@ def record_for_case(
         line=case.line,
         xfail=case.xfail,
     )
-    if report is None:
+    if judgement is None:
         return record
-    result = report.result
+    result = judgement.result
     return replace(
         record,
-        expected=report.expected.value,
+        expected=judgement.expected.value,
         observed=result.outcome.value,
         served_by=tuple(sorted(result.served_by)),
         served_pod=result.served_pod,
         attempts=result.attempts,
-        prediction=report.prediction.outcome.value if report.prediction is not None else None,
+        prediction=judgement.prediction.outcome.value if judgement.prediction is not None else None,
         detail=result.detail,
         command=result.command,
         explanation=tuple(result.explanation),
-        facts={name: ClusterRecord.of(facts) for name, facts in sorted(report.facts.items())},
-        message=report.message,
+        facts={name: ClusterRecord.of(facts) for name, facts in sorted(judgement.facts.items())},
+        message=judgement.message,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..verdicts import Outcome, Verdict
-from .records import ERROR, FAILED, SKIPPED, XFAILED, CaseRecord, VerdictKey
+from .records import ERROR, FAILED, SKIPPED, XFAILED, CaseRecord, ProbeKey
 from .text import format_table
 
 NO_PROBE = "-"
@@ -147,7 +147,7 @@ def _table(records: Sequence[CaseRecord]) -> TruthTable:
     )
 
 
-def column_labels(records: Iterable[CaseRecord]) -> dict[VerdictKey, str]:
+def column_labels(records: Iterable[CaseRecord]) -> dict[ProbeKey, str]:
     """Each probe key's column: the destination alone when the step probes it one way only,
     else ``destination:port[/protocol][ METHOD /path]``."""
     records = list(records)

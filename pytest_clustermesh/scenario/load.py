@@ -46,8 +46,28 @@ _ALL_FIELDS = sorted(
 
 
 def load_scenario(path: Path) -> Scenario:
-    data = load_one(path)
+    """Read, validate and expand a scenario file."""
+    return expand_scenario(load_one(path), path)
+
+
+def expand_scenario(data: Any, path: Path) -> Scenario:
+    """Validate a scenario given as data and expand it into cases.
+
+    ``path`` names it in messages and anchors its relative policy files; the ``mesh`` fixture
+    passes the mappings a Python test wrote.
+    """
     return _Loader(path, data).scenario()
+
+
+def resolve_sources(scenario: Scenario, text: str) -> list[tuple[str, str]]:
+    """The (cluster, client workload) pairs a ``from:`` value such as ``*/frontend`` names."""
+    return _Loader(scenario.path, {}).sources(scenario.model, text, ())
+
+
+def resolve_targets(scenario: Scenario, text: str) -> list[tuple[Target, str]]:
+    """The targets a ``to:`` value names (``cluster/workload`` or ``service/<name>``), each
+    with the server workload behind it."""
+    return _Loader(scenario.path, {}).targets(scenario.model, text, ())
 
 
 class _Loader:

@@ -1,42 +1,32 @@
 """From a scenario to the concrete things a backend is handed: names, workloads, policies.
 
 Names are run-unique (two CI jobs may share a mesh) and the same in every cluster (global
-Services match by name and namespace). The deployment key doubles as the label value that marks
-what this run created, so cleanup never touches anything else.
+Services match by name and namespace); how they are formed, and the label that marks what a run
+created, belong to the backend contract (:mod:`pytest_clustermesh.backend`).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..backend import Deployment, NamespaceSpec, PolicyDoc, PortSpec, ServiceSpec, WorkloadSpec
+from ..backend import (
+    Deployment,
+    NamespaceSpec,
+    PolicyDoc,
+    PortSpec,
+    ServiceSpec,
+    WorkloadSpec,
+    deployment_key,
+    dns_name,
+    ownership_labels,
+)
 from ..errors import Location
 from ..facts import ClusterFacts
 from ..policy.parse import CCNP
 from .model import PolicySource, Scenario
 from .templates import TemplateContext, render
-
-MAX_NAME = 63
-
-
-def dns_name(*parts: str, limit: int = MAX_NAME) -> str:
-    """Join parts into a DNS label, shortened with a hash suffix when too long."""
-    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
-
-
-def deployment_key(run_id: str, scenario: str, path: str = "") -> str:
-    """``cm-<run>-<scenario>-<hash of the file>``: two scenarios of one run never share a key,
-    even with the same name, and leave room for ``-<namespace key>`` in a namespace name."""
-    digest = hashlib.sha1(path.encode()).hexdigest()[:5]
-    return dns_name("cm", run_id, dns_name(scenario, limit=24), digest, limit=40)
 
 
 def build_deployment(
@@ -143,14 +133,6 @@ def _namespace_of(value: Any, deployment: Deployment, ctx: TemplateContext) -> s
         f"metadata.namespace {value!r} is not a namespace of the scenario "
         f"({', '.join(ctx.namespaces)}); omit it or use one of those keys"
     )
-
-
-OWNER_LABEL = "clustermesh.pytest.io/run"
-"""The label on everything a run creates; its value is the deployment key."""
-
-
-def ownership_labels(deployment: Deployment) -> dict[str, str]:
-    return {OWNER_LABEL: deployment.key}
 
 
 def render_policies(

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from clustermesh_emulator import Emulator, Faults
+from clustermesh_emulator.mesh import MirroredMesh
 from pytest_clustermesh.backend import Deployment
-from pytest_clustermesh.emulator import Emulator, Faults
-from pytest_clustermesh.emulator.mesh import MirroredMesh
 from pytest_clustermesh.kubernetes import KubernetesMesh, KubernetesSettings
 
 from .kubeworld import CLUSTERS, world

@@ -24,9 +24,9 @@ from pytest_clustermesh.backend import (
     ServiceSpec,
     ServiceTarget,
     WorkloadSpec,
+    ownership_labels,
 )
 from pytest_clustermesh.errors import Location
-from pytest_clustermesh.scenario.materialize import ownership_labels
 from pytest_clustermesh.verdicts import Verdict
 
 C1, C2 = "kind-cluster1", "kind-cluster2"

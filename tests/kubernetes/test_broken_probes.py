@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from clustermesh_emulator import Emulator, ExecRequest, Faults, default_exec_handler
+from clustermesh_emulator.mesh import MirroredMesh
 from pytest_clustermesh.backend import Deployment, Probe
-from pytest_clustermesh.emulator import Emulator, ExecRequest, Faults, default_exec_handler
-from pytest_clustermesh.emulator.mesh import MirroredMesh
 from pytest_clustermesh.kubernetes import KubernetesMesh
 from pytest_clustermesh.kubernetes.commands import CurlOutput, CurlRequest, curl_stdout
 from pytest_clustermesh.verdicts import Outcome, Verdict

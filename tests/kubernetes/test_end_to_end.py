@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from clustermesh_emulator import Emulator
+from clustermesh_emulator.mesh import MirroredMesh
 from pytest_clustermesh.backend import (
+    OWNER_LABEL,
     Deployment,
     PodTarget,
     PortSpec,
@@ -18,15 +21,12 @@ from pytest_clustermesh.backend import (
     ServiceSpec,
     WorkloadSpec,
 )
-from pytest_clustermesh.emulator import Emulator
-from pytest_clustermesh.emulator.mesh import MirroredMesh
 from pytest_clustermesh.errors import BackendError, PolicyError
 from pytest_clustermesh.kubernetes import KubernetesMesh
 from pytest_clustermesh.kubernetes.cleanup import main
 from pytest_clustermesh.kubernetes.clients import Cluster
 from pytest_clustermesh.kubernetes.execs import run_exec
 from pytest_clustermesh.kubernetes.manifests import RUN_LABEL, WORKLOAD_LABEL
-from pytest_clustermesh.scenario.materialize import OWNER_LABEL
 from pytest_clustermesh.simulated import SimulatedMesh
 from pytest_clustermesh.verdicts import Outcome, Verdict
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shlex
 import time
 
+from clustermesh_emulator import Emulator, ExecRequest
+from clustermesh_emulator.mesh import MirroredMesh, Override
 from pytest_clustermesh.backend import (
     Deployment,
     HttpRequest,
@@ -14,8 +16,6 @@ from pytest_clustermesh.backend import (
     ServiceSpec,
     WorkloadSpec,
 )
-from pytest_clustermesh.emulator import Emulator, ExecRequest
-from pytest_clustermesh.emulator.mesh import MirroredMesh, Override
 from pytest_clustermesh.kubernetes import KubernetesMesh
 from pytest_clustermesh.kubernetes.clients import Cluster
 from pytest_clustermesh.kubernetes.commands import (
@@ -362,7 +362,7 @@ def test_a_timeout_to_a_service_without_backends_is_not_a_drop(
     mirror: MirroredMesh, backend: KubernetesMesh
 ) -> None:
     """With service-no-backend-response=drop, Cilium lets a request to a Service without
-    backends time out: the timeout proves nothing about policy (cilium-notes question 5)."""
+    backends time out: the timeout proves nothing about policy (docs/cilium-semantics.md Q5)."""
     no_pods = WorkloadSpec(
         "be", "server", "", {"app": "backend"}, CLUSTERS, replicas=0,
         ports=(PortSpec(8080),), service=ServiceSpec("be", GLOBAL),

@@ -11,6 +11,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from pytest_clustermesh.backend import (
+    OWNER_LABEL,
     Deployment,
     NamespaceSpec,
     PortSpec,
@@ -23,7 +24,6 @@ from pytest_clustermesh.kubernetes.cleanup import Leftover, parse_age, run_match
 from pytest_clustermesh.kubernetes.clients import describe, is_transient, retry_after
 from pytest_clustermesh.kubernetes.preflight import check_distinct, image_tag
 from pytest_clustermesh.kubernetes.settings import KubernetesSettings, label_value
-from pytest_clustermesh.scenario.materialize import OWNER_LABEL
 
 SETTINGS = KubernetesSettings(run_id="ci 42/a")
 SERVER = WorkloadSpec(

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_clustermesh.emulator import Emulator, Faults
-from pytest_clustermesh.emulator.mesh import MirroredMesh
-from pytest_clustermesh.scenario.materialize import OWNER_LABEL
+from clustermesh_emulator import Emulator, Faults
+from clustermesh_emulator.mesh import MirroredMesh
+from pytest_clustermesh.backend import OWNER_LABEL
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--probe-timeout=0.3", "--probe-retry-window=5", "--ready-timeout=20",
@@ -130,9 +130,9 @@ def test_the_emulator_command_line_serves_a_mesh_for_the_users_command(
     """The contributor's route in README: start the emulator by hand, point pytest at it."""
     kubeconfig = tmp_path / "emulated.yaml"
     server = subprocess.Popen(
-        [sys.executable, "-m", "pytest_clustermesh.emulator", "--kubeconfig", str(kubeconfig),
+        [sys.executable, "-m", "clustermesh_emulator", "--kubeconfig", str(kubeconfig),
          "--cilium-version", "1.19.1", "--simulated-probes"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
     )  # fmt: skip
     try:
         assert server.stdout is not None

@@ -44,7 +44,7 @@ def test_the_guide_passes_with_each_versions_verdicts(
     pytester: pytest.Pytester, guide: Path, version: str, skipped_condition: str
 ) -> None:
     """Cilium 1.19 turned policy-default-local-cluster on: the guide's cross-cluster
-    fromEndpoints match holds up to 1.18 only (cilium-semantics.md s2)."""
+    fromEndpoints match holds up to 1.18 only (docs/cilium-semantics.md s2)."""
     result = pytester.runpytest("scenarios", SIMULATED, f"--sim-cilium-version={version}", "-rs")
     result.assert_outcomes(passed=47, skipped=3)
     skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_clustermesh.reports import baseline, resultsfile, truthtable
-from pytest_clustermesh.reports.records import FAILED, SKIPPED, XFAILED, CaseRecord
+from pytest_clustermesh.reports.records import FAILED, SKIPPED, XFAILED, CaseRecord, versions_text
 from pytest_clustermesh.reports.resultsfile import ResultsFileError
 
 from .records import facts, record
@@ -187,9 +187,8 @@ def test_a_change_of_the_answering_cluster_is_a_change() -> None:
 
 def test_mixed_versions_are_named_per_cluster() -> None:
     mixed = {**facts("1.18", "cluster1"), **facts("1.19", "cluster2")}
-    assert record("c1/a", "c2/w", "allow", "allowed", facts=mixed).cilium_versions() == (
-        "cluster1=1.18 cluster2=1.19"
-    )
+    mixed_record = record("c1/a", "c2/w", "allow", "allowed", facts=mixed)
+    assert versions_text(mixed_record.facts) == "cluster1=1.18 cluster2=1.19"
 
 
 def test_the_results_file_round_trips_and_rejects_other_files(tmp_path: Path) -> None:

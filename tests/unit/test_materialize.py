@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from pytest_clustermesh.backend import MAX_NAME
 from pytest_clustermesh.scenario import load_scenario
-from pytest_clustermesh.scenario.materialize import MAX_NAME, build_deployment
+from pytest_clustermesh.scenario.materialize import build_deployment
 
 GUIDE = Path(__file__).resolve().parents[2] / "scenarios" / "guide"
 

@@ -19,7 +19,7 @@ from pytest_clustermesh.backend import Deployment, HttpRequest, PodTarget, Probe
 from pytest_clustermesh.facts import ClusterFacts
 from pytest_clustermesh.policy import ClusterContext, ClusterPolicy, Flow, decide_flow
 from pytest_clustermesh.policy.labels import pod_identity
-from pytest_clustermesh.policy.matrix import OUTCOMES, Endpoint, VerdictMatrix, verdict_matrix
+from pytest_clustermesh.policy.pairs import OUTCOMES, Endpoint, PredictionTable, prediction_table
 from pytest_clustermesh.policy.parse import parse_document
 from pytest_clustermesh.simulated import SimulatedMesh, simulated_facts
 from pytest_clustermesh.verdicts import Outcome
@@ -63,7 +63,7 @@ def cluster_policies(
 
 
 def assert_matches_mesh(
-    matrix: VerdictMatrix, sim: SimulatedMesh, deployment: Deployment, flow: Flow
+    matrix: PredictionTable, sim: SimulatedMesh, deployment: Deployment, flow: Flow
 ) -> None:
     """Every pair: the mesh's probe verdict, with REFUSED (allowed, nothing listens) read as
     the policy's ALLOWED."""
@@ -96,7 +96,7 @@ def test_matrix_agrees_with_the_simulated_mesh_on_every_model_row(row: Row, vers
     facts = sim.facts()
     policies = cluster_policies(facts, row.policies)
     flow = Flow(row.port, "TCP", *(row.http or ("GET", "/")))
-    matrix = verdict_matrix(policies, world_endpoints(deployment, facts), flow)
+    matrix = prediction_table(policies, world_endpoints(deployment, facts), flow)
     assert_matches_mesh(matrix, sim, deployment, flow)
 
 
@@ -115,7 +115,7 @@ def test_matrix_agrees_with_decide_flow_on_generated_worlds(data: st.DataObject)
     policies = build(world, docs, modes, audit=data.draw(st.booleans()))
     endpoints = world.endpoints()
     for flow in data.draw(FLOWS):
-        matrix = verdict_matrix(policies, endpoints, flow)
+        matrix = prediction_table(policies, endpoints, flow)
         dense = matrix.dense()
         listed = list(matrix.pairs())
         assert len(listed) == len(matrix) == len(dense) == len(endpoints) ** 2
@@ -144,7 +144,7 @@ def test_pods_sharing_an_identity_are_computed_once() -> None:
         for app in ("a", "b")
         for i in range(50)
     ]
-    matrix = verdict_matrix(policies, endpoints, Flow(80))
+    matrix = prediction_table(policies, endpoints, Flow(80))
     assert (matrix.identities, matrix.identity_pairs, len(matrix)) == (4, 16, 40_000)
     # ingress [{}] on b in c1: default deny with nothing allowed (SF6); all else open.
     assert matrix.counts() == {
@@ -162,4 +162,4 @@ def test_pods_sharing_an_identity_are_computed_once() -> None:
 def test_a_cluster_without_policy_state_is_an_error() -> None:
     ep = Endpoint("p", "c9", pod_identity({}, "demo", {}, None, "c9"))
     with pytest.raises(KeyError, match="c9"):
-        verdict_matrix({}, [ep], Flow(80))
+        prediction_table({}, [ep], Flow(80))

@@ -1,8 +1,8 @@
 """Table-driven tests of the Cilium policy model.
 
-Each row names the Cilium behaviour it pins and where it is documented (cilium-semantics.md
-section or scenario fact "SF n", docs/cilium-notes.md question "Q n"), and runs on every
-version listed. A row fails if the model decides otherwise.
+Each row names the Cilium behaviour it pins and where docs/cilium-semantics.md documents it
+(section "s n", scenario fact "SF n" or question "Q n"), and runs on every version listed. A
+row fails if the model decides otherwise.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ BOTH = {"c1": [FE_8080], "c2": [FE_8080]}
 
 # fmt: off
 ROWS = [
-    # -- scenario facts of cilium-semantics.md ------------------------------------------------
+    # -- scenario facts of docs/cilium-semantics.md -------------------------------------------
     Row("SF1: fromEndpoints matches remote pods before 1.19 (option absent or off)",
         BOTH, "c2/fe", "c1/be", ALLOWED, versions=("1.16", "1.17", "1.18")),
     Row("SF1: from 1.19 policy-default-local-cluster is on: remote pods no longer match",

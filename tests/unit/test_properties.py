@@ -39,7 +39,7 @@ from pytest_clustermesh.policy import (
     parse_document,
 )
 from pytest_clustermesh.policy.labels import Identity, pod_identity
-from pytest_clustermesh.policy.matrix import Endpoint
+from pytest_clustermesh.policy.pairs import Endpoint
 from pytest_clustermesh.policy.rules import Direction
 from pytest_clustermesh.simulated import SimulatedMesh, simulated_facts
 from pytest_clustermesh.verdicts import Outcome
@@ -507,7 +507,7 @@ def deny_only_documents(draw: st.DrawFn, world: World) -> Doc:
 def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(data: st.DataObject) -> None:
     """Deny takes precedence over allow in every kind of policy, and a deny section puts its
     subjects into default deny like an allow section does (security/policy/deny.rst;
-    docs/cilium-notes.md Q1). So adding a policy that has only ingressDeny/egressDeny (to any
+    docs/cilium-semantics.md Q1). So adding a policy that has only ingressDeny/egressDeny (to any
     cluster) can only make verdicts stricter: ALLOWED may become L7_DENIED or DROPPED,
     L7_DENIED may become DROPPED, nothing moves the other way. Audit mode is off here; see
     the next test for why it must be."""
@@ -526,7 +526,7 @@ def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(data: st.DataObject
 
 def test_in_audit_mode_an_added_deny_can_lift_an_l7_denial() -> None:
     """Why property (a) excludes audit mode: audit forwards every L3/L4 drop, explicit denies
-    included (docs/cilium-notes.md Q8), while the L7 proxy keeps answering 403 for requests
+    included (docs/cilium-semantics.md Q8), while the L7 proxy keeps answering 403 for requests
     it sees. Adding an egress deny on the port turns the L7 verdict into an L3/L4 drop, which
     audit then lets through (the model's reading: a deny entry has no proxy redirect)."""
     world = World(
@@ -611,7 +611,7 @@ def test_an_allow_added_to_an_existing_section_never_removes_an_allow(
     With HTTP rules in the added entry one documented exception remains: an endpoint NOT in
     default deny (only ``enableDefaultDeny: false`` rules select it) that the new entry admits
     starts L7 filtering on that port, because enableDefaultDeny "does not apply to layer-7
-    policy" (cilium-semantics.md s3). That turns ALLOWED into L7_DENIED, never DROPPED."""
+    policy" (docs/cilium-semantics.md s3). That turns ALLOWED into L7_DENIED, never DROPPED."""
     world = data.draw(worlds())
     docs = data.draw(placements(world))
     flows = data.draw(FLOWS)
@@ -637,7 +637,7 @@ def test_an_allow_added_to_an_existing_section_never_removes_an_allow(
 
 def test_an_http_allow_starts_l7_filtering_without_default_deny() -> None:
     """The exception property (b) allows for, pinned: enableDefaultDeny "does not apply to
-    layer-7 policy" (cilium-semantics.md s3). An endpoint whose only selecting rule has
+    layer-7 policy" (docs/cilium-semantics.md s3). An endpoint whose only selecting rule has
     ``enableDefaultDeny.ingress: false`` lets everything in; appending an HTTP allow to that
     rule's ingress section makes the proxy answer 403 to other requests on that port from the
     peers it admits, while other ports stay open."""

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from pytest_clustermesh.scenario.dsl import json_schema
+from pytest_clustermesh.scenario import json_schema
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_clustermesh"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
