@@ -42,8 +42,13 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[StepNode]:
         scenario = load_scenario(self.path)
+        by_step: dict[int, list[tuple[int, Case]]] = {step.index: [] for step in scenario.steps}
+        for index, case in enumerate(scenario.cases):
+            by_step[case.step.index].append((index, case))
         for step in scenario.steps:
-            yield StepNode.from_parent(self, name=step.name, scenario=scenario, step=step)
+            yield StepNode.from_parent(
+                self, name=step.name, scenario=scenario, step=step, cases=by_step[step.index]
+            )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioError):
@@ -55,17 +60,32 @@ class StepNode(pytest.Collector):
     """A step of a scenario: its node id is ``file::step``, so ``file::step::case`` selects one
     item and ``file::step`` a whole step."""
 
-    def __init__(self, *, scenario: Scenario, step: Step, **kwargs: Any) -> None:
+    def __init__(
+        self, *, scenario: Scenario, step: Step, cases: list[tuple[int, Case]], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.step = step
+        self.cases = cases
+        """The step's cases, each with its position in the scenario (the run order)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        for case in self.scenario.cases:
-            if case.step is self.step:
-                yield ScenarioItem.from_parent(
-                    self, name=case.id, callobj=_run_case, scenario=self.scenario, case=case
-                )
+        # Every item of a step calls the same function from the same place, so they share one
+        # fixture closure, as pytest's own parametrized items do; computing it per item would
+        # inspect _run_case's signature thousands of times.
+        fixtureinfo = None
+        for index, case in self.cases:
+            item = ScenarioItem.from_parent(
+                self,
+                name=case.id,
+                callobj=_run_case,
+                fixtureinfo=fixtureinfo,
+                scenario=self.scenario,
+                case=case,
+                index=index,
+            )
+            fixtureinfo = getattr(item, "_fixtureinfo", None)
+            yield item
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, (self.step.line or 1) - 1, f"{self.scenario.name}::{self.name}"
@@ -102,10 +122,12 @@ def _skip_at_item(reason: str) -> None:
 class ScenarioItem(pytest.Function):
     """One case: a (step, source, destination, port) with its expected verdict."""
 
-    def __init__(self, *, scenario: Scenario, case: Case, **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, case: Case, index: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.case = case
+        self.index = index
+        """The case's position in its scenario."""
         self.judgement: Judgement | None = None
         """The runner's judgement, once the item ran."""
         self._add_selectors()

@@ -14,10 +14,12 @@ from .backend import Deployment, PodTarget, PolicyDoc, Probe, ServiceTarget, Wor
 from .errors import BackendError, PolicyError
 from .facts import ClusterFacts, parse_version, resolve_options
 from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
+from .policy.decide import Decision
 from .policy.labels import Identity, pod_identity
+from .policy.pairs import Endpoint, prediction_table
 from .policy.rules import Rule
 from .policy.services import ServiceView, reachable_clusters
-from .verdicts import Outcome, ProbeResult
+from .verdicts import MODEL_EVIDENCE, Outcome, ProbeResult
 
 
 def simulated_facts(
@@ -51,6 +53,8 @@ class SimulatedMesh:
         self._deployments: dict[str, Deployment] = {}
         self._policies: dict[tuple[str, str], tuple[PolicyDoc, ...]] = {}
         self._cluster_policy: dict[str, ClusterPolicy] = {}
+        self._pods: dict[tuple[str, str, str], _Pod | None] = {}
+        """(deployment key, cluster, workload) -> its first pod, identity computed once."""
 
     # -- MeshBackend ---------------------------------------------------------------------------
 
@@ -60,6 +64,7 @@ class SimulatedMesh:
     def deploy(self, deployment: Deployment) -> None:
         for cluster in deployment.clusters:
             self._cluster(cluster)
+        self._forget_pods(deployment)
         self._deployments[deployment.key] = deployment
 
     def set_policies(
@@ -72,10 +77,11 @@ class SimulatedMesh:
         self._cluster_policy.pop(cluster, None)
 
     def probe(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
-        return [self.predict(deployment, probe) for probe in probes]
+        return self.predict_all(deployment, probes)
 
     def teardown(self, deployment: Deployment) -> None:
         self._deployments.pop(deployment.key, None)
+        self._forget_pods(deployment)
         for key in [k for k in self._policies if k[0] == deployment.key]:
             del self._policies[key]
             self._cluster_policy.pop(key[1], None)
@@ -84,20 +90,57 @@ class SimulatedMesh:
         self._deployments.clear()
         self._policies.clear()
         self._cluster_policy.clear()
+        self._pods.clear()
 
     # -- the model -------------------------------------------------------------------------------
 
     def predict(self, deployment: Deployment, probe: Probe) -> ProbeResult:
         """What Cilium would do with ``probe``, with the reasons."""
-        source = self._first_pod(deployment, probe.source_cluster, probe.source)
-        if source is None:
-            return _error(f"no pod of {probe.source} runs in {probe.source_cluster}")
-        if isinstance(probe.target, PodTarget):
-            target = self._first_pod(deployment, probe.target.cluster, probe.target.workload)
-            if target is None:
-                return _error(f"no pod of {probe.target} runs (replicas 0 or not deployed there)")
-            return self._to_pod(source, target, probe, ())
-        return self._to_service(deployment, source, probe.target, probe)
+        return self.predict_all(deployment, [probe])[0]
+
+    def predict_all(self, deployment: Deployment, probes: Sequence[Probe]) -> list[ProbeResult]:
+        """What Cilium would do with each probe, with the reasons, in order.
+
+        Pod-to-pod probes are decided through the identity-pair table (:mod:`.policy.pairs`),
+        one table per flow: Cilium decides per security identity, so a step of N x M cells
+        costs its distinct identity pairs, not its cells.
+        """
+        results: list[ProbeResult | None] = [None] * len(probes)
+        by_flow: dict[Flow, list[tuple[int, _Pod, _Pod]]] = {}
+        for position, probe in enumerate(probes):
+            source = self._first_pod(deployment, probe.source_cluster, probe.source)
+            if source is None:
+                results[position] = _error(
+                    f"no pod of {probe.source} runs in {probe.source_cluster}"
+                )
+            elif isinstance(probe.target, PodTarget):
+                target = self._first_pod(deployment, probe.target.cluster, probe.target.workload)
+                if target is None:
+                    results[position] = _error(
+                        f"no pod of {probe.target} runs (replicas 0 or not deployed there)"
+                    )
+                else:
+                    by_flow.setdefault(_flow(probe), []).append((position, source, target))
+            else:
+                results[position] = self._to_service(deployment, source, probe.target, probe)
+        for flow, cells in by_flow.items():
+            pods = {pod.name: pod for _, source, target in cells for pod in (source, target)}
+            table = prediction_table(
+                {pod.cluster: self._policy_of(pod.cluster) for pod in pods.values()},
+                [Endpoint(pod.name, pod.cluster, pod.identity) for pod in pods.values()],
+                flow,
+            )
+            for position, source, target in cells:
+                # The outcome from the table; the reasons are the same decision's, built once
+                # per identity pair (PolicyIndex caches them) and shared by its cells.
+                decision = Decision(
+                    table.outcome(source.name, target.name),
+                    table.explain(source.name, target.name).reasons,
+                )
+                results[position] = self._to_pod(source, target, probes[position], (), decision)
+        done = [result for result in results if result is not None]
+        assert len(done) == len(probes), "every probe gets a prediction"
+        return done
 
     def _to_service(
         self, deployment: Deployment, source: _Pod, target: ServiceTarget, probe: Probe
@@ -142,22 +185,25 @@ class SimulatedMesh:
             served_pod=first.served_pod,
             detail=first.detail,
             explanation=tuple(dict.fromkeys(line for r in results for line in r.explanation)),
+            evidence=first.evidence,
         )
 
     def _to_pod(
-        self, source: _Pod, target: _Pod, probe: Probe, notes: tuple[str, ...]
+        self,
+        source: _Pod,
+        target: _Pod,
+        probe: Probe,
+        notes: tuple[str, ...],
+        decision: Decision | None = None,
     ) -> ProbeResult:
-        http = probe.http
-        flow = Flow(
-            probe.port, probe.protocol, http.method if http else "GET", http.path if http else "/"
-        )
-        decision = decide_flow(
-            self._policy_of(source.cluster),
-            source.identity,
-            self._policy_of(target.cluster),
-            target.identity,
-            flow,
-        )
+        if decision is None:
+            decision = decide_flow(
+                self._policy_of(source.cluster),
+                source.identity,
+                self._policy_of(target.cluster),
+                target.identity,
+                _flow(probe),
+            )
         reasons = (*notes, *decision.reasons)
         outcome = decision.outcome
         listening = any(
@@ -173,9 +219,20 @@ class SimulatedMesh:
             served_pod=target.name if outcome is Outcome.ALLOWED else None,
             detail=f"{source.name} -> {target.name}: {outcome.value}",
             explanation=reasons,
+            evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
         )
 
     def _first_pod(self, deployment: Deployment, cluster: str, workload: str) -> _Pod | None:
+        key = (deployment.key, cluster, workload)
+        if key not in self._pods:
+            self._pods[key] = self._make_pod(deployment, cluster, workload)
+        return self._pods[key]
+
+    def _forget_pods(self, deployment: Deployment) -> None:
+        for key in [key for key in self._pods if key[0] == deployment.key]:
+            del self._pods[key]
+
+    def _make_pod(self, deployment: Deployment, cluster: str, workload: str) -> _Pod | None:
         try:
             spec = deployment.workload(workload)
         except KeyError:
@@ -226,6 +283,12 @@ class SimulatedMesh:
             raise BackendError(
                 f"the mesh has no cluster {cluster!r} (it has {', '.join(self._facts)})"
             ) from None
+
+
+def _flow(probe: Probe) -> Flow:
+    http = probe.http
+    method, path = (http.method, http.path) if http else ("GET", "/")
+    return Flow(probe.port, probe.protocol, method, path)
 
 
 def _error(detail: str) -> ProbeResult:

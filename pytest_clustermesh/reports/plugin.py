@@ -93,7 +93,11 @@ class ReportsPlugin:
             message=message_of(report, status, record.message),
             duration=report.duration,
         )
-        report.user_properties.append((RECORD_PROPERTY, record.to_json()))
+        if self.is_worker:
+            # To the controller, on the report that xdist serialises.
+            report.user_properties.append((RECORD_PROPERTY, record.to_json()))
+        else:
+            self.records[report.nodeid] = record
         if self.html and call.when == "call" and status in (FAILED, ERROR, XFAILED):
             extras = html_extras(failure_extras(record, rerun_command(self.choice, item.nodeid)))
             report.extras = [*getattr(report, "extras", []), *extras]  # type: ignore[attr-defined]
@@ -143,7 +147,7 @@ class ReportsPlugin:
         verbosity = config.get_verbosity()
         records = self.ordered_records()
         if records:
-            tables = [t for t in truthtable.truth_tables(records) if verbosity > 0 or t.failures]
+            tables = truthtable.truth_tables(records, failing_only=verbosity <= 0)
             if tables:
                 tr.write_sep("=", "clustermesh truth tables")
                 for table in tables:
@@ -210,12 +214,11 @@ class ReportsPlugin:
 
 def build_record(item: ScenarioItem) -> CaseRecord:
     """The item's record; with the observation once the item has run."""
-    index = next((i for i, case in enumerate(item.scenario.cases) if case is item.case), -1)
     return record_for_case(
         nodeid=item.nodeid,
         scenario=item.scenario.name,
         path=item.nodeid.split("::", 1)[0],
-        index=index,
+        index=item.index,
         case=item.case,
         judgement=item.judgement,
     )

@@ -120,12 +120,17 @@ class TruthTable:
         return f"{self.differences} of {self.probes} probes not as expected"
 
 
-def truth_tables(records: Iterable[CaseRecord]) -> list[TruthTable]:
-    """One table per (scenario file, step), in run order."""
+def truth_tables(records: Iterable[CaseRecord], *, failing_only: bool = False) -> list[TruthTable]:
+    """One table per (scenario file, step), in run order; with ``failing_only``, only the
+    steps with a failed or erroring item (the others are not built at all)."""
     steps: dict[tuple[str, int], list[CaseRecord]] = {}
     for record in sorted(records, key=lambda r: (r.path, r.step_index, r.index)):
         steps.setdefault((record.path, record.step_index), []).append(record)
-    return [_table(group) for group in steps.values()]
+    return [
+        _table(group)
+        for group in steps.values()
+        if not failing_only or any(record.status in (FAILED, ERROR) for record in group)
+    ]
 
 
 def _table(records: Sequence[CaseRecord]) -> TruthTable:
