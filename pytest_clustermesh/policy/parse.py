@@ -428,8 +428,11 @@ def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterCo
     subject = parse_selector(spec["podSelector"], ("spec", "podSelector"), SOURCE_K8S)
     subject = subject.with_requirements([_ns(namespace)])
     types = spec.get("policyTypes")
-    if types is None:
-        types = ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+    if not types:
+        # The API server's defaulting (SetDefaults_NetworkPolicy, kubernetes
+        # pkg/apis/networking/v1/defaults.go): Ingress, plus Egress only for a non-empty egress
+        # list (docs/cilium-semantics.md s6).
+        types = ["Ingress", "Egress"] if spec.get("egress") else ["Ingress"]
     _expect_list(types, ("spec", "policyTypes"))
     origin = f"KNP {namespace}/{name}"
     entries: list[Entry] = []
@@ -484,11 +487,25 @@ def _knp_peers(raw: Any, path: Path, namespace: str, ctx: ClusterContext) -> tup
             ]
         else:
             extra.append(_ns(namespace))
-        if ctx.default_local_cluster:
+        if ctx.default_local_cluster and not _names_cluster(item.get("podSelector")):
             extra.append(_local(ctx))
         selector = pods.with_requirements(extra)
         peers.append(Peer("endpoints", selector=selector, text=f"endpoints {selector}"))
     return tuple(peers)
+
+
+def _names_cluster(pod_selector: Any) -> bool:
+    """Whether a KNP podSelector names the cluster itself, so local scoping stays off: a
+    ``matchLabels`` key with a value, or any ``matchExpressions`` key
+    (``isPodSelectorSelectingCluster``, pkg/k8s/network_policy.go; docs/cilium-semantics.md
+    s6)."""
+    if not isinstance(pod_selector, Mapping):
+        return False
+    labels = pod_selector.get("matchLabels") or {}
+    expressions = pod_selector.get("matchExpressions") or []
+    return bool(labels.get(CLUSTER)) or any(
+        isinstance(expr, Mapping) and expr.get("key") == CLUSTER for expr in expressions
+    )
 
 
 def _knp_ports(raw: Any, path: Path, ctx: ClusterContext) -> tuple[PortRule, ...] | None:

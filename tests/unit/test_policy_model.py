@@ -83,6 +83,10 @@ FE_ANY_CLUSTER = be_ingress(
 )
 DENY_FE_8080 = be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])
 ALL_NAMESPACES = knp_from({"namespaceSelector": {}})
+FE_LABELS = {"matchLabels": {"app": "frontend"}}
+KNP_FE_OF_C2 = knp_from(
+    {"podSelector": {"matchLabels": {"app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}}
+)
 BOTH = {"c1": [FE_8080], "c2": [FE_8080]}
 
 # fmt: off
@@ -145,6 +149,24 @@ ROWS = [
         versions=("1.16", "1.17", "1.18")),
     Row("SF14: ... and only the local cluster from 1.19",
         {"c1": [ALL_NAMESPACES]}, "c2/fe-other", "c1/be", DROPPED, versions=("1.19", "1.20")),
+    Row("s6: a KNP podSelector naming a remote cluster matches it, local scoping on or off "
+        "(isPodSelectorSelectingCluster, pkg/k8s/network_policy.go)",
+        {"c1": [KNP_FE_OF_C2]}, "c2/fe", "c1/be", ALLOWED),
+    Row("s6: ... with policy-default-local-cluster on in 1.18",
+        {"c1": [KNP_FE_OF_C2]}, "c2/fe", "c1/be", ALLOWED, versions=("1.18",),
+        options={"policy-default-local-cluster": "true"}),
+    Row("s6: ... and only that cluster: the local frontend is not admitted",
+        {"c1": [KNP_FE_OF_C2]}, "c1/fe", "c1/be", DROPPED),
+    Row("s6: a KNP with egress: [] and no policyTypes leaves egress open "
+        "(SetDefaults_NetworkPolicy, kubernetes pkg/apis/networking/v1/defaults.go)",
+        {"c1": [knp({"podSelector": FE_LABELS, "egress": []})]}, "c1/fe", "c1/be", ALLOWED),
+    Row("s6: policyTypes: [] is defaulted like an absent one, to [Ingress]: no ingress rule "
+        "then denies all ingress",
+        {"c1": [knp({"podSelector": BE, "policyTypes": [], "egress": []})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s6: ... while a non-empty egress list adds Egress: only what it allows gets out",
+        {"c1": [knp({"podSelector": FE_LABELS, "egress": [{"to": [{"podSelector": {
+            "matchLabels": {"app": "test"}}}]}]})]}, "c1/fe", "c1/be", DROPPED),
     Row("SF15: namespace labels cross namespaces in a CNP since 1.16",
         {"c1": [be_ingress({"fromEndpoints": [{"matchLabels": {
             "io.cilium.k8s.namespace.labels.team": "b"}}]})]},
