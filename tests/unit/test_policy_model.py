@@ -41,6 +41,7 @@ class Row:
     versions: tuple[str, ...] = ALL_VERSIONS
     options: dict[str, str] = field(default_factory=dict)
     http: tuple[str, str] | None = None
+    protocol: str = "TCP"
 
 
 def be_ingress(*rules: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -84,6 +85,9 @@ FE_ANY_CLUSTER = be_ingress(
 DENY_FE_8080 = be_ingress({**FROM_FE}, ingressDeny=[{**FROM_FE, **TO_8080}])
 ALL_NAMESPACES = knp_from({"namespaceSelector": {}})
 FE_LABELS = {"matchLabels": {"app": "frontend"}}
+RANGE_8000_8090 = be_ingress(
+    {**FROM_FE, "toPorts": [{"ports": [{"port": "8000", "endPort": 8090, "protocol": "TCP"}]}]}
+)
 KNP_FE_OF_C2 = knp_from(
     {"podSelector": {"matchLabels": {"app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}}
 )
@@ -212,6 +216,29 @@ ROWS = [
         {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
             {"port": "8000", "endPort": 8090, "protocol": "TCP"}]}]})]},
         "c1/fe", "c1/be", ALLOWED),
+    Row("s5: endPort is inclusive: the range's last port is allowed (nothing listens there)",
+        {"c1": [RANGE_8000_8090]}, "c1/fe", "c1/be", REFUSED, port=8090),
+    Row("s5: ... and the port after it is not",
+        {"c1": [RANGE_8000_8090]}, "c1/fe", "c1/be", DROPPED, port=8091),
+    Row("s5: a Cilium port without protocol means ANY: it admits UDP",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}]}]})]},
+        "c1/fe", "c1/be", REFUSED, protocol="UDP"),
+    Row("s5: ... and SCTP",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}]}]})]},
+        "c1/fe", "c1/be", REFUSED, protocol="SCTP"),
+    Row("s5: a port allowed for TCP only does not admit UDP",
+        {"c1": [FE_8080]}, "c1/fe", "c1/be", DROPPED, protocol="UDP"),
+    Row("s1: a CNP endpointSelector naming another namespace stays in the policy's own "
+        "(the agent removes the illegal namespace match)",
+        {"c1": [cnp({"endpointSelector": {"matchLabels": {
+            "app": "backend", "io.kubernetes.pod.namespace": "other"}}, "ingress": [FROM_FE]})]},
+        "c1/tester", "c1/be", DROPPED),
+    Row("s3: a direction left out of enableDefaultDeny stays default deny (SF9)",
+        {"c1": [be_ingress({**FROM_FE}, enableDefaultDeny={"egress": False})]},
+        "c1/tester", "c1/be", DROPPED, versions=("1.16", "1.17", "1.18", "1.19", "1.20")),
+    Row("s8, SF10: a drop at the source's egress wins over an L7 rule at the destination",
+        {"c1": [FE_GET_PUBLIC, fe_egress({"toEndpoints": [{"matchLabels": {"app": "test"}}]})]},
+        "c1/fe", "c1/be", DROPPED, http=("GET", "/private")),
     Row("s5: a port allowed for UDP only does not admit TCP",
         {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
             {"port": "8080", "protocol": "UDP"}]}]})]},
@@ -233,7 +260,9 @@ ROWS = [
 )
 def test_policy_semantics(row: Row, version: str) -> None:
     sim, deployment = mesh(version, row.options, row.policies)
-    result = probe(sim, deployment, row.source, row.target, row.port, http=row.http)
+    result = probe(
+        sim, deployment, row.source, row.target, row.port, protocol=row.protocol, http=row.http
+    )
     assert result.outcome is row.expected, "\n".join(result.explanation)
 
 
