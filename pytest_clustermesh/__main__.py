@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .backend import HttpRequest, Probe
 from .errors import ClusterMeshError
-from .facts import KNOWN_OPTIONS
+from .facts import KNOWN_OPTIONS, MODELLED_RANGE, is_modelled, parse_version
 from .options import DEFAULT_SIM_VERSION
 from .runner import MeshSession, ScenarioRun
 from .scenario import ALL, Scenario, Step, load_scenario, resolve_sources, resolve_targets
@@ -53,9 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    _check_version(args.cilium_version)
+    options = _options(args.option)
     scenario = load_scenario(args.scenario)
     step = _step(scenario, args.step)
-    options = dict(item.split("=", 1) for item in args.option)
     facts = simulated_facts(scenario.model.clusters, args.cilium_version, options)
     run = ScenarioRun(MeshSession(SimulatedMesh(facts), "explain"), scenario)
     run.prepare(step)
@@ -73,6 +74,29 @@ def _explain(args: argparse.Namespace) -> int:
             expected = f"{case.verdict_text}, not applicable: {skip}" if skip else case.verdict_text
             _print_result(case.probe, result, verbose=False, expected=expected)
     return 0
+
+
+def _check_version(text: str) -> None:
+    try:
+        version = parse_version(text)
+    except ValueError as exc:
+        raise ClusterMeshError(f"--cilium-version: {exc}") from None
+    if not is_modelled(version):
+        raise ClusterMeshError(
+            f"--cilium-version: the simulated mesh models Cilium {MODELLED_RANGE}, not {text}"
+        )
+
+
+def _options(items: Sequence[str]) -> dict[str, str]:
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in KNOWN_OPTIONS:
+            raise ClusterMeshError(
+                f"--option {item!r}: expected KEY=VALUE with KEY one of {', '.join(KNOWN_OPTIONS)}"
+            )
+        options[key] = value
+    return options
 
 
 def _step(scenario: Scenario, name: str | None) -> Step:

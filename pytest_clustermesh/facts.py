@@ -7,7 +7,8 @@ options are resolved here against the version rather than read raw.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -21,6 +22,16 @@ POLICY_AUDIT_MODE = "policy-audit-mode"
 ENFORCEMENT_MODES = ("default", "always", "never")
 KNOWN_OPTIONS = (POLICY_DEFAULT_LOCAL_CLUSTER, ENABLE_POLICY, POLICY_AUDIT_MODE)
 BOOLEAN_OPTIONS = (POLICY_DEFAULT_LOCAL_CLUSTER, POLICY_AUDIT_MODE)
+OPTION_VALUES: Mapping[str, tuple[str, ...]] = {
+    POLICY_DEFAULT_LOCAL_CLUSTER: ("true", "false"),
+    ENABLE_POLICY: ENFORCEMENT_MODES,
+    POLICY_AUDIT_MODE: ("true", "false"),
+}
+"""The values each option can be set to (as cilium-config strings)."""
+
+#: The Cilium minor releases whose behaviour the model encodes (docs/cilium-semantics.md).
+MODELLED_RELEASES = tuple(Version(f"1.{minor}") for minor in range(16, 21))
+MODELLED_RANGE = f"{MODELLED_RELEASES[0]} to {MODELLED_RELEASES[-1]}"
 
 
 def parse_version(text: str) -> Version:
@@ -29,6 +40,15 @@ def parse_version(text: str) -> Version:
         return Version(text.strip().lstrip("vV"))
     except InvalidVersion as exc:
         raise ValueError(f"not a Cilium version: {text!r}") from exc
+
+
+def release_of(version: Version) -> Version:
+    """The minor release of ``version``: 1.19.2 and 1.19.0-pre.1 are both 1.19."""
+    return Version(f"{version.major}.{version.minor}")
+
+
+def is_modelled(version: Version) -> bool:
+    return release_of(version) in MODELLED_RELEASES
 
 
 def option_exists(option: str, version: Version) -> bool:
@@ -54,6 +74,15 @@ def option_default(option: str, version: Version) -> str | None:
     if option == POLICY_AUDIT_MODE:
         return "false"
     return None
+
+
+def option_values(option: str, version: Version) -> tuple[str, ...]:
+    """The values ``option`` can have at ``version``: before 1.18 there is no
+    ``policy-default-local-cluster``, and Cilium behaves as with ``false``."""
+    if not option_exists(option, version):
+        default = option_default(option, version)
+        return (default,) if default is not None else ()
+    return OPTION_VALUES.get(option, ())
 
 
 def resolve_options(version: Version, configured: Mapping[str, str]) -> dict[str, str]:
@@ -123,6 +152,15 @@ def canonical_value(value: object) -> str:
     return str(value).lower()
 
 
+class ConditionError(ValueError):
+    """A ``when:`` that is malformed or can never hold on a modelled mesh."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        """The key at fault, or ``None`` when it is the combination of keys."""
+
+
 @dataclass(frozen=True)
 class Condition:
     """A ``when:`` mapping: every key must hold in every cluster of the mesh.
@@ -133,13 +171,62 @@ class Condition:
     cilium: SpecifierSet | None = None
     options: Mapping[str, str] = field(default_factory=dict)
     text: str = ""
+    cilium_text: str = field(default="", compare=False)
+    """The range as written (``1.19``), for messages."""
 
     @classmethod
-    def parse(cls, raw: Mapping[str, object]) -> Condition:
-        cilium = raw.get("cilium")
-        options = {key: canonical_value(v) for key, v in raw.items() if key != "cilium"}
+    def parse(cls, raw: Mapping[str, object], texts: Mapping[str, str] | None = None) -> Condition:
+        """Check ``raw`` against the facts the plugin models and build the condition.
+
+        ``texts`` holds how a value was written when YAML read it as a number (``1.20``), for the
+        message. Raises :class:`ConditionError` for an unknown key, a value the key cannot take,
+        a version that is not a string or a range, and a condition no modelled mesh satisfies.
+        """
+        for key in raw:
+            _check_key(key)
+        cilium = None
+        if "cilium" in raw:
+            cilium = _cilium_range(raw["cilium"], (texts or {}).get("cilium"))
+        options = {key: _option_value(key, v) for key, v in raw.items() if key != "cilium"}
         text = ", ".join(f"{key}={canonical_value(v)}" for key, v in raw.items())
-        return cls(version_specifier(str(cilium)) if cilium is not None else None, options, text)
+        condition = cls(cilium, options, text, str(raw.get("cilium", "")))
+        impossible = condition.why_never()
+        if impossible:
+            raise ConditionError(impossible)
+        return condition
+
+    def releases(self) -> list[Version]:
+        """The modelled minor releases with a version inside the ``cilium`` range."""
+        return [
+            release
+            for release in MODELLED_RELEASES
+            if self.cilium is None
+            or any(self.cilium.contains(v) for v in _candidates(release, self.cilium))
+        ]
+
+    def why_never(self) -> str | None:
+        """Why no modelled version and option values satisfy the condition; ``None`` if some do."""
+        releases = self.releases()
+        written = repr(self.cilium_text or str(self.cilium))
+        if not releases:
+            return (
+                f"cilium: no modelled Cilium version ({MODELLED_RANGE}) is in the range {written}"
+            )
+        if any(self._options_possible(release) for release in releases):
+            return None
+        for option, wanted in self.options.items():
+            where = [str(r) for r in MODELLED_RELEASES if wanted in option_values(option, r)]
+            if not any(wanted in option_values(option, r) for r in releases):
+                return (
+                    f"can never hold: {option}={wanted} is possible on Cilium "
+                    f"{', '.join(where)} only, and cilium: {written} excludes them"
+                )
+        return f"can never hold: no modelled Cilium version has {self.text}"
+
+    def _options_possible(self, release: Version) -> bool:
+        return all(
+            wanted in option_values(option, release) for option, wanted in self.options.items()
+        )
 
     def unmet(self, facts: Mapping[str, ClusterFacts]) -> list[str]:
         """Why the condition does not hold, one entry per failing cluster; empty if it holds."""
@@ -152,3 +239,62 @@ class Condition:
                 if actual != wanted:
                     reasons.append(f"{logical} has {option}={actual}")
         return reasons
+
+
+def _check_key(key: object) -> None:
+    known = ["cilium", *KNOWN_OPTIONS]
+    if key in known:
+        return
+    hint = difflib.get_close_matches(str(key), known, n=1)
+    suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+    raise ConditionError(f"unknown fact {key!r} ({suggestion}known: {', '.join(known)})", str(key))
+
+
+def _cilium_range(value: object, written: str | None) -> SpecifierSet:
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            shown = written or str(value)
+            raise ConditionError(
+                f"cilium: a version must be a string, but YAML read {shown} as the number "
+                f'{value!r}; quote it: cilium: "{shown}"',
+                "cilium",
+            )
+        raise ConditionError(
+            f"cilium: a version must be a string such as '1.19' or '>=1.18,<1.20', "
+            f"not {canonical_value(value)!r}",
+            "cilium",
+        )
+    try:
+        return version_specifier(value)
+    except ValueError as exc:
+        raise ConditionError(f"cilium: {exc}", "cilium") from None
+
+
+def _option_value(option: str, value: object) -> str:
+    allowed = OPTION_VALUES[option]
+    text = canonical_value(value) if isinstance(value, bool | str) else None
+    if text in allowed:
+        return text
+    hint = difflib.get_close_matches(str(text), allowed, n=1) if text else []
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    shown = repr(value) if isinstance(value, str) else canonical_value(value)
+    raise ConditionError(f"{option} takes {alternatives(allowed)}, not {shown}{suggestion}", option)
+
+
+def alternatives(values: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else "".join(values)
+
+
+def _candidates(release: Version, spec: SpecifierSet) -> list[Version]:
+    """Versions of ``release`` worth testing against ``spec``: its first patch, and every
+    version the range names in that release with the patch after it."""
+    found = [Version(f"{release}.0")]
+    for specifier in spec:
+        try:
+            named = Version(specifier.version.removesuffix(".*"))
+        except InvalidVersion:
+            continue
+        if release_of(named) == release:
+            found += [named, Version(f"{named.major}.{named.minor}.{named.micro + 1}")]
+    return found

@@ -12,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
-from .errors import UsageError
+from .errors import ScenarioError, UsageError
 from .facts import (
-    BOOLEAN_OPTIONS,
-    ENABLE_POLICY,
-    ENFORCEMENT_MODES,
     KNOWN_OPTIONS,
+    MODELLED_RANGE,
+    OPTION_VALUES,
     POLICY_DEFAULT_LOCAL_CLUSTER,
+    alternatives,
+    is_modelled,
     option_exists,
     parse_version,
 )
+from .yamlmarks import load_all
 
 DEFAULT_SIM_VERSION = "1.19"
 DEFAULT_SCENARIO_FILES = "*.scenario.yaml *.scenario.yml"
@@ -77,6 +80,9 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
 
 _INI_TYPES = {"clustermesh_sim_options": "linelist"}
 
+POLICY_ROOT = "clustermesh_policy_root"
+FAIL_ON_ALL_SKIPPED = "clustermesh_fail_on_all_skipped"
+
 
 def add_options(parser: pytest.Parser) -> pytest.OptionGroup:
     group = parser.getgroup("clustermesh", "Cilium Cluster Mesh conformance (pytest-clustermesh)")
@@ -88,6 +94,26 @@ def add_options(parser: pytest.Parser) -> pytest.OptionGroup:
         help=f"glob patterns of scenario files to collect (default: {DEFAULT_SCENARIO_FILES})",
         type="args",
     )
+    parser.addini(
+        POLICY_ROOT,
+        help="folder(s), relative to the ini file, that scenarios may read policy files from "
+        "besides their own folder (default: none)",
+        type="paths",
+    )
+    group.addoption(
+        "--clustermesh-fail-on-all-skipped",
+        dest=FAIL_ON_ALL_SKIPPED,
+        action="store_true",
+        default=None,
+        help="fail the run (exit code 1) when every item that ran was skipped by its when: "
+        "condition, so a CI gate never passes having checked nothing",
+    )
+    parser.addini(
+        FAIL_ON_ALL_SKIPPED,
+        help="ini twin of --clustermesh-fail-on-all-skipped",
+        type="bool",
+        default=False,
+    )
     return group
 
 
@@ -97,6 +123,32 @@ def get(config: pytest.Config, name: str) -> Any:
     if value is None or value == []:
         value = config.getini(name)
     return value or None
+
+
+def check_options(config: pytest.Config) -> None:
+    """Check the options no :class:`MeshChoice` holds, for every backend, so a bad value is a
+    usage error at start-up rather than a surprise (or nothing) later."""
+    policy_roots(config)
+    try:
+        from .kubernetes import options as kube_options
+    except ImportError:  # the Kubernetes backend is optional at import time
+        return
+    kube_options.check_options(config)
+
+
+def policy_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """The folders named by ``clustermesh_policy_root``, each of which must exist."""
+    roots = tuple(Path(p) for p in config.getini(POLICY_ROOT) or ())
+    for root in roots:
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist"
+            raise UsageError(f"{POLICY_ROOT}: {root} {what}")
+    return roots
+
+
+def fail_on_all_skipped(config: pytest.Config) -> bool:
+    flag = config.getoption(FAIL_ON_ALL_SKIPPED, default=None)
+    return bool(flag) if flag is not None else bool(config.getini(FAIL_ON_ALL_SKIPPED))
 
 
 @dataclass(frozen=True)
@@ -120,8 +172,8 @@ class MeshChoice:
 
 
 def mesh_choice(config: pytest.Config) -> MeshChoice:
-    """Interpret the options; a contradiction is a :class:`UsageError`."""
-    contexts, named = _contexts(get(config, "clustermesh_kube_contexts"))
+    """Interpret the options; a contradiction or a bad value is a :class:`UsageError`."""
+    contexts, named = _contexts(config)
     backend = config.getoption("clustermesh_backend", default=None)
     if backend is None and not contexts:
         # The ini's backend is a default: contexts given on the command line override it.
@@ -135,36 +187,124 @@ def mesh_choice(config: pytest.Config) -> MeshChoice:
     if contexts:
         backend = "kubernetes"
     version = str(get(config, "clustermesh_sim_cilium_version") or DEFAULT_SIM_VERSION)
-    try:
-        parsed = parse_version(version)
-    except ValueError as exc:
-        raise UsageError(f"--sim-cilium-version: {exc}") from None
+    parsed = _sim_version(version, _source(config, "clustermesh_sim_cilium_version"))
     sim_options = _sim_options(get(config, "clustermesh_sim_options") or [], parsed)
-    return MeshChoice(backend, contexts, named, _kubeconfig(config), version, sim_options)
+    kubeconfig = _kubeconfig(config, backend == "kubernetes")
+    if backend == "kubernetes" and kubeconfig:
+        _check_kubeconfig_files(kubeconfig)
+    return MeshChoice(backend, contexts, named, kubeconfig, version, sim_options)
 
 
-def _contexts(raw: str | None) -> tuple[tuple[str, ...], dict[str, str]]:
-    if not raw:
+def _source(config: pytest.Config, name: str) -> str:
+    """How the user gave option ``name``: its flag, or its ini key."""
+    flag = next(flag for flag, ini, _ in _OPTIONS if ini == name)
+    return flag if config.getoption(name, default=None) not in (None, []) else name
+
+
+def _sim_version(text: str, source: str) -> Version:
+    try:
+        parsed = parse_version(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    if not is_modelled(parsed):
+        raise UsageError(f"{source}: the simulated mesh models Cilium {MODELLED_RANGE}, not {text}")
+    return parsed
+
+
+def _contexts(config: pytest.Config) -> tuple[tuple[str, ...], dict[str, str]]:
+    raw = config.getoption("clustermesh_kube_contexts", default=None)
+    source = "--kube-contexts"
+    if raw is None:
+        raw, source = (
+            config.getini("clustermesh_kube_contexts") or None,
+            "clustermesh_kube_contexts",
+        )
+    if raw is None:
         return (), {}
-    items = [item.strip() for item in raw.split(",") if item.strip()]
-    named = dict(item.split("=", 1) for item in items if "=" in item)
-    if named and len(named) != len(items):
-        raise UsageError("--kube-contexts: bind either all clusters by name or none")
-    contexts = tuple(named.values()) if named else tuple(items)
-    if len(set(contexts)) != len(contexts):
-        raise UsageError(f"--kube-contexts names a context twice: {raw}")
+    items = [item.strip() for item in str(raw).split(",")]
+    if not any(items):
+        raise UsageError(f"{source}: empty; name the contexts: {source}=CTX1,CTX2")
+    if not all(items):
+        raise UsageError(f"{source}: an empty entry in {raw!r}; separate contexts by one comma")
+    pairs = [item.partition("=") for item in items]
+    if any(sep for _, sep, _ in pairs):
+        if not all(sep for _, sep, _ in pairs):
+            raise UsageError(f"{source}: bind either all clusters by name or none: {raw}")
+        for cluster, _, context in pairs:
+            if not cluster.strip() or not context.strip():
+                raise UsageError(f"{source}: {cluster}={context} needs CLUSTER=CONTEXT, both set")
+        clusters = [cluster.strip() for cluster, _, _ in pairs]
+        _no_twice(source, "cluster", clusters)
+        named = {cluster.strip(): context.strip() for cluster, _, context in pairs}
+        contexts = tuple(named.values())
+    else:
+        named, contexts = {}, tuple(items)
+    _no_twice(source, "context", list(contexts))
     return contexts, named
 
 
-def _kubeconfig(config: pytest.Config) -> str | None:
-    value = get(config, "clustermesh_kubeconfig") or os.environ.get("KUBECONFIG")
-    if value:
-        return str(value)
+def _no_twice(source: str, what: str, names: list[str]) -> None:
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"{source} names the {what} {twice[0]!r} twice")
+
+
+def _kubeconfig(config: pytest.Config, needed: bool) -> str | None:
+    """The kubeconfig to use. One given with --kubeconfig (or its ini twin) must exist, each
+    file of it; ``$KUBECONFIG`` (a list, as for kubectl) must name one file that exists when a
+    kubeconfig is ``needed``."""
+    given = config.getoption("clustermesh_kubeconfig", default=None)
+    source = "--kubeconfig"
+    if not given:
+        given, source = config.getini("clustermesh_kubeconfig") or None, "clustermesh_kubeconfig"
+    if given:
+        for file in _kubeconfig_files(str(given)):
+            _must_be_file(source, file)
+        return str(given)
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        if needed and not any(f.is_file() for f in _kubeconfig_files(env)):
+            raise UsageError(f"$KUBECONFIG names no file that exists: {env}")
+        return env
     default = Path.home() / ".kube" / "config"
-    return str(default) if default.exists() else None
+    if default.exists():
+        return str(default)
+    if needed:
+        raise UsageError(
+            f"no kubeconfig: pass --kubeconfig=PATH or set $KUBECONFIG ({default} does not exist)"
+        )
+    return None
 
 
-def _sim_options(raw: list[str], version: Any) -> dict[str, str]:
+def _kubeconfig_files(value: str) -> list[Path]:
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
+
+
+def _must_be_file(source: str, path: Path) -> None:
+    if path.is_file():
+        return
+    what = "is a folder, not a file" if path.is_dir() else "does not exist"
+    raise UsageError(f"{source}: {path} {what}")
+
+
+def _check_kubeconfig_files(kubeconfig: str) -> None:
+    """Each kubeconfig file must be YAML holding a mapping, read by the plugin's one guarded
+    loader: the Kubernetes client would stop at a tab or an alias bomb with a traceback."""
+    for file in _kubeconfig_files(kubeconfig):
+        if not file.is_file():
+            continue
+        try:
+            documents = load_all(file)
+        except ScenarioError as exc:
+            raise UsageError(f"kubeconfig {exc}") from None
+        if len(documents) != 1 or not isinstance(documents[0], dict):
+            raise UsageError(
+                f"kubeconfig {file}: not a kubeconfig (one YAML mapping with clusters, "
+                "contexts and users)"
+            )
+
+
+def _sim_options(raw: list[str], version: Version) -> dict[str, str]:
     options: dict[str, str] = {}
     for item in raw:
         key, sep, value = item.partition("=")
@@ -174,14 +314,16 @@ def _sim_options(raw: list[str], version: Any) -> dict[str, str]:
                 f"--sim-option {item!r}: expected KEY=VALUE with KEY one of "
                 f"{', '.join(KNOWN_OPTIONS)}"
             )
-        if key in BOOLEAN_OPTIONS and value not in ("true", "false"):
-            raise UsageError(f"--sim-option {key} takes true or false, not {value!r}")
-        if key == ENABLE_POLICY and value not in ENFORCEMENT_MODES:
-            raise UsageError(f"--sim-option {key} takes {', '.join(ENFORCEMENT_MODES)}")
+        if value not in OPTION_VALUES[key]:
+            raise UsageError(
+                f"--sim-option {key} takes {alternatives(OPTION_VALUES[key])}, not {value!r}"
+            )
         if key == POLICY_DEFAULT_LOCAL_CLUSTER and not option_exists(key, version):
             raise UsageError(
                 f"--sim-option {key}: the option does not exist in Cilium {version} "
                 "(introduced in 1.18)"
             )
+        if key in options and options[key] != value:
+            raise UsageError(f"--sim-option {key} is given twice: {options[key]} and {value}")
         options[key] = value
     return options

@@ -6,6 +6,7 @@ line wins, then the ini file, then :class:`~.settings.KubernetesSettings`' defau
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,10 +70,32 @@ OPTIONS = (
         "--policy-settle",
         "policy_settle",
         float,
-        "seconds after a policy change during which a probe's outcome must be confirmed by a "
-        "second round with the same outcome, as Cilium applies policy asynchronously "
+        "fallback where the Cilium agents cannot be read: seconds after a policy change during "
+        "which a probe's outcome must be confirmed by a second round with the same outcome "
         "(default: 5; 0 disables)",
         zero=True,
+    ),
+    _Option(
+        "--policy-wait-timeout",
+        "policy_wait_timeout",
+        float,
+        "seconds the agents of a cluster get to realise a step's new policy revision "
+        "(cilium-dbg policy wait) before its probes (default: 30)",
+    ),
+    _Option(
+        "--mesh-ready-timeout",
+        "mesh_ready_timeout",
+        float,
+        "seconds preflight waits for every cluster's agents to report the other clusters "
+        "ready (default: 0, check once)",
+        zero=True,
+    ),
+    _Option(
+        "--deny-evidence",
+        "deny_evidence",
+        str,
+        "what makes a drop a deny: 'hubble' (Hubble's record of a policy drop, the default) or "
+        "'timeout' (where Hubble cannot be read, a timeout; counted as inferred)",
     ),
     _Option(
         "--probe-concurrency",
@@ -121,6 +144,12 @@ def add_options(parser: pytest.Parser, group: pytest.OptionGroup) -> None:
             parser.addini(option.ini, option.help, type="string", default="")
 
 
+def check_options(config: pytest.Config) -> None:
+    """Convert every option now, whatever the backend: a negative ``--probe-timeout`` is a usage
+    error at start-up even on the simulated mesh, which never reads it."""
+    settings_from_config(config, "check")
+
+
 def settings_from_config(config: pytest.Config, run_id: str) -> KubernetesSettings:
     """The settings given on the command line and in the ini file."""
     values: dict[str, Any] = {"run_id": run_id}
@@ -143,11 +172,15 @@ def _convert(option: _Option, raw: Any, source: str) -> Any:
         if not text:
             raise UsageError(f"{source}: must not be empty")
         return text
+    text = str(raw).strip()
     try:
-        value = option.kind(str(raw).strip())
+        value = option.kind(text)
     except ValueError:
-        raise UsageError(f"{source}: not a {option.kind.__name__}: {raw!r}") from None
+        wanted = "a whole number" if option.kind is int else "a number of seconds"
+        raise UsageError(f"{source}: expected {wanted}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{source}: must be a finite number, got {text}")
     if value < 0 or (value == 0 and not option.zero):
         bound = "zero or positive" if option.zero else "positive"
-        raise UsageError(f"{source}: must be {bound}, got {raw}")
+        raise UsageError(f"{source}: must be {bound}, got {text}")
     return value

@@ -9,6 +9,7 @@ s1, s2).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -455,7 +456,13 @@ def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterCo
             entries.append(Entry(direction, False, peers, ports, f"{origin} {key}[{i}]"))  # type: ignore[arg-type]
     unknown = set(types) - {"Ingress", "Egress"}
     if unknown:
-        raise InvalidPolicy(f"policyTypes: unknown {sorted(unknown)}", ("spec", "policyTypes"))
+        bad = sorted(map(str, unknown))[0]
+        hint = difflib.get_close_matches(bad.capitalize(), ["Ingress", "Egress"], n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise InvalidPolicy(
+            f"unknown policy type {bad!r}{suggestion}; the types are Ingress and Egress",
+            ("spec", "policyTypes"),
+        )
     return Rule(origin, subject, tuple(entries), frozenset(directions))
 
 

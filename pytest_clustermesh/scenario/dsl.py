@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 #: Logical names of clusters, namespaces and workloads: DNS labels, as they end up in names.
 Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=40)]
-StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")]
+STEP_NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
+StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
+HTTP_PATH = r"^/\S*$"
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 L4Protocol = Literal["TCP", "UDP", "SCTP"]
 VerdictName = Literal["allow", "deny", "drop", "l7-deny", "refused"]
@@ -92,7 +94,7 @@ class PolicySourceModel(_Strict):
 
 class HttpModel(_Strict):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    path: Annotated[str, StringConstraints(pattern=r"^/\S*$")] = "/"
+    path: Annotated[str, StringConstraints(pattern=HTTP_PATH)] = "/"
 
 
 class ExpectationModel(_Strict):

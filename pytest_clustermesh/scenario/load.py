@@ -7,7 +7,7 @@ line, raised at collection so nothing runs against a mesh from a half-understood
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,47 +16,35 @@ from pydantic import ValidationError
 
 from ..backend import HttpRequest, PodTarget, Probe, ServiceTarget, Target
 from ..errors import Location, ScenarioError
-from ..facts import KNOWN_OPTIONS, Condition
+from ..facts import Condition, ConditionError
 from ..policy import ClusterContext, InvalidPolicy, parse_document
 from ..verdicts import Verdict
-from ..yamlmarks import MarkedDict, line_of, load_all, load_one
-from . import dsl
+from ..yamlmarks import MarkedDict, line_of, load_all, load_one, source_text, walk_strings
+from . import dsl, messages
 from .materialize import build_deployment, render_policy, template_context
 from .model import Case, PolicySource, Scenario, Step
-from .templates import TemplateError
+from .policyfiles import PolicyFolders, PolicyPathError, looks_like_file
+from .templates import TEMPLATE, TemplateError
 
 ALL = "*"
-_ALL_FIELDS = sorted(
-    {
-        alias or name
-        for model in (
-            dsl.ScenarioModel,
-            dsl.WorkloadModel,
-            dsl.StepModel,
-            dsl.ExpectationModel,
-            dsl.ServiceModel,
-            dsl.PolicySourceModel,
-            dsl.HttpModel,
-            dsl.PortModel,
-        )
-        for name, info in model.model_fields.items()
-        for alias in [info.alias]
-    }
-)
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read, validate and expand a scenario file."""
-    return expand_scenario(load_one(path), path)
+def load_scenario(path: Path, policy_roots: Sequence[Path] = ()) -> Scenario:
+    """Read, validate and expand a scenario file.
+
+    Its policy files must lie in its folder or under one of ``policy_roots``.
+    """
+    return _Loader(path, load_one(path), PolicyFolders(path.parent, policy_roots)).scenario()
 
 
 def expand_scenario(data: Any, path: Path) -> Scenario:
     """Validate a scenario given as data and expand it into cases.
 
     ``path`` names it in messages and anchors its relative policy files; the ``mesh`` fixture
-    passes the mappings a Python test wrote.
+    passes the mappings a Python test wrote. Its policy files may lie anywhere: the test's own
+    code could read any file anyway.
     """
-    return _Loader(path, data).scenario()
+    return _Loader(path, data, PolicyFolders(path.parent, confined=False)).scenario()
 
 
 def resolve_sources(scenario: Scenario, text: str) -> list[tuple[str, str]]:
@@ -71,9 +59,10 @@ def resolve_targets(scenario: Scenario, text: str) -> list[tuple[Target, str]]:
 
 
 class _Loader:
-    def __init__(self, path: Path, data: Any) -> None:
+    def __init__(self, path: Path, data: Any, folders: PolicyFolders | None = None) -> None:
         self.path = path
         self.data = data
+        self.folders = folders or PolicyFolders(path.parent)
 
     def error(self, message: str, *where: Any) -> ScenarioError:
         return ScenarioError(message, Location(self.path, line_of(self.data, where)))
@@ -86,30 +75,17 @@ class _Loader:
         try:
             return dsl.ScenarioModel.model_validate(self.data)
         except ValidationError as exc:
-            problems = sorted(
-                (line_of(self.data, err["loc"]) or 0, self._describe(err)) for err in exc.errors()
+            found = sorted(
+                (line_of(self.data, p.path) or 0, p.message)
+                for p in messages.problems(exc.errors(), self.data)
             )
-            first_line = problems[0][0] or None
-            lines = [f"line {line}: {text}" if line else text for line, text in problems]
-            message = lines[0].split(": ", 1)[1] if len(lines) == 1 and first_line else None
+            first_line = found[0][0] or None
+            lines = [f"line {line}: {text}" if line else text for line, text in found]
+            if len(found) == 1:
+                raise ScenarioError(found[0][1], Location(self.path, first_line)) from None
             raise ScenarioError(
-                message or "invalid scenario:\n  " + "\n  ".join(lines),
-                Location(self.path, first_line),
+                "invalid scenario:\n  " + "\n  ".join(lines), Location(self.path, first_line)
             ) from None
-
-    @staticmethod
-    def _describe(err: Mapping[str, Any]) -> str:
-        loc = [str(part) for part in err["loc"] if not str(part).startswith(("function-", "lax-"))]
-        where = ".".join(loc) or "scenario"
-        if err["type"] == "extra_forbidden":
-            key = loc[-1] if loc else "?"
-            hint = difflib.get_close_matches(key, _ALL_FIELDS, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            return f"unknown key {key!r} at {'.'.join(loc[:-1]) or 'top level'}{suggestion}"
-        if err["type"] == "missing":
-            return f"{where}: required key missing"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        return f"{where}: {message}"
 
     # -- the whole ---------------------------------------------------------------------------
 
@@ -225,20 +201,31 @@ class _Loader:
                 Location(self.path, getattr(doc, "line", None) or line) for doc in docs
             )
             return PolicySource(ref, tuple(docs), locations)
+        if named is None and not looks_like_file(ref) and not (self.path.parent / ref).exists():
+            raise self.error(self.unknown_policy(model, ref), *where)
         file = named.file if named is not None and named.file else ref
-        path = (self.path.parent / file).resolve()
-        if not path.is_file():
-            known = ", ".join(model.policies) or "none"
-            raise self.error(
-                f"policy {ref!r} is neither a file next to the scenario ({path} not found) "
-                f"nor a name under policies ({known})",
-                *where,
-            )
+        if named is not None:
+            where = ("policies", ref, "file")
+        try:
+            path = self.folders.resolve(file)
+        except PolicyPathError as exc:
+            raise self.error(str(exc), *where) from None
         docs = load_all(path)
         if not docs:
             raise ScenarioError("the policy file holds no document", Location(path))
         return PolicySource(
             ref, tuple(docs), tuple(Location(path, getattr(doc, "line", None)) for doc in docs)
+        )
+
+    @staticmethod
+    def unknown_policy(model: dsl.ScenarioModel, ref: str) -> str:
+        names = list(model.policies)
+        hint = difflib.get_close_matches(ref, names, n=1)
+        suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+        defined = f"defined: {', '.join(names)}" if names else "the scenario defines none"
+        return (
+            f"policy {ref!r} is not defined under policies ({suggestion}{defined}); "
+            "to name a file, give its path with its .yaml suffix"
         )
 
     def check_policy(
@@ -264,16 +251,13 @@ class _Loader:
         try:
             parse_document(rendered.body, check)
         except InvalidPolicy as exc:
-            raise fail(
-                f"{_dotted(exc.path) + ': ' if exc.path else ''}{exc.message}", exc.path
-            ) from None
+            raise fail(_policy_message(exc), exc.path) from None
 
     @staticmethod
     def template_path(doc: Any, exc: TemplateError) -> tuple[Any, ...]:
-        from ..yamlmarks import walk_strings
-
+        """Where in ``doc`` the template that failed is written (a key or a value)."""
         for path, text in walk_strings(doc):
-            if "{{" in text and str(exc).split(":")[0] in text.replace("  ", " "):
+            if any(m.group(1) == exc.expr for m in TEMPLATE.finditer(text)):
                 return path
         return ()
 
@@ -342,18 +326,16 @@ class _Loader:
     def condition(self, expect: dsl.ExpectationModel, where: tuple[Any, ...]) -> Condition | None:
         if expect.when is None:
             return None
-        for key in expect.when:
-            if key != "cilium" and key not in KNOWN_OPTIONS:
-                raise self.error(
-                    f"when: unknown fact {key!r} (known: cilium, {', '.join(KNOWN_OPTIONS)})",
-                    *where,
-                    "when",
-                    key,
-                )
+        written = {
+            key: text
+            for key in expect.when
+            if (text := source_text(self.data, (*where, "when", key))) is not None
+        }
         try:
-            return Condition.parse(expect.when)
-        except ValueError as exc:
-            raise self.error(f"when: {exc}", *where, "when") from None
+            return Condition.parse(expect.when, written)
+        except ConditionError as exc:
+            at = (*where, "when", *([exc.key] if exc.key else []))
+            raise self.error(f"when: {exc}", *at) from None
 
     def served_by(
         self,
@@ -471,6 +453,19 @@ class _Loader:
                     "merge them or tell them apart with different when: conditions",
                     Location(self.path, case.line),
                 )
+
+
+def _policy_message(exc: InvalidPolicy) -> str:
+    """``path: message``, without repeating the path when the message starts with it."""
+    if not exc.path:
+        return exc.message
+    where = _dotted(exc.path)
+    if exc.message.startswith(f"{where}."):
+        return exc.message
+    message = exc.message
+    for prefix in (f"{where}: ", f"{exc.path[-1]}: "):
+        message = message.removeprefix(prefix)
+    return f"{where}: {message}"
 
 
 def _dotted(path: Sequence[Any]) -> str:

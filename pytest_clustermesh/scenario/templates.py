@@ -19,7 +19,10 @@ TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 class TemplateError(Exception):
-    pass
+    def __init__(self, message: str, expr: str = "") -> None:
+        super().__init__(message)
+        self.expr = expr
+        """The expression inside the braces, so the caller can find the template's line."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,21 @@ class TemplateContext:
                 return self.namespaces[parts[1]]
             raise TemplateError(
                 f"{{{{ {expr} }}}}: no namespace {parts[1]!r} "
-                f"(the scenario has {', '.join(self.namespaces)})"
+                f"(the scenario has {', '.join(self.namespaces)})",
+                expr,
             )
         if len(parts) == 3 and parts[0] == "clusters" and parts[2] == "name":
             if parts[1] in self.cluster_names:
                 return self.cluster_names[parts[1]]
             raise TemplateError(
                 f"{{{{ {expr} }}}}: no cluster {parts[1]!r} "
-                f"(the scenario has {', '.join(self.cluster_names)})"
+                f"(the scenario has {', '.join(self.cluster_names)})",
+                expr,
             )
         raise TemplateError(
             f"unknown template {{{{ {expr} }}}} (use namespace, namespaces.<key> "
-            "or clusters.<name>.name)"
+            "or clusters.<name>.name)",
+            expr,
         )
 
 

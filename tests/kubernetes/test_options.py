@@ -54,7 +54,7 @@ def test_command_line_wins_over_ini(pytester: pytest.Pytester) -> None:
 
 def test_bad_values_name_the_option(pytester: pytest.Pytester) -> None:
     out = run(pytester, "--probe-retries=many")
-    assert "--probe-retries: not a int: 'many'" in out
+    assert "--probe-retries: expected a whole number, got 'many'" in out
 
 
 def test_policy_settle_takes_zero_from_the_ini_and_the_command_line(

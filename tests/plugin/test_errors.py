@@ -62,12 +62,14 @@ def test_the_good_scenario_collects(pytester: pytest.Pytester) -> None:
         (
             "    port: 80\n",
             "    port: eighty\n",
-            "*bad.scenario.yaml:7: workloads.myapp.port: Input should be a valid integer*",
+            "*bad.scenario.yaml:7: workloads.myapp.port: expected a whole number, "
+            "got the string 'eighty'",
         ),
         (
             "verdict: allow}",
             "verdict: maybe}",
-            "*bad.scenario.yaml:13: steps.0.expect.0.verdict: Input should be 'allow', 'deny'*",
+            "*bad.scenario.yaml:13: steps.0.expect.0.verdict: must be one of allow, deny, "
+            "drop, l7-deny or refused, not the string 'maybe'",
         ),
         (
             "to: cluster1/myapp",
@@ -83,7 +85,8 @@ def test_the_good_scenario_collects(pytester: pytest.Pytester) -> None:
         (
             "policies: {cluster1: [policy.yaml]}",
             "policies: {cluster1: [polcy.yaml]}",
-            "*bad.scenario.yaml:11: policy 'polcy.yaml' is neither a file next to the scenario*",
+            "*bad.scenario.yaml:11: policy file 'polcy.yaml' not found in * "
+            "(did you mean 'policy.yaml'?)",
         ),
         (
             "to: cluster1/myapp",
@@ -108,12 +111,12 @@ def test_the_good_scenario_collects(pytester: pytest.Pytester) -> None:
         (
             "verdict: allow}",
             "verdict: allow, when: {cilium: '>>1.19'}}",
-            "*bad.scenario.yaml:13: when: not a version range*",
+            "*bad.scenario.yaml:13: when: cilium: not a version range: '>>1.19'*",
         ),
         (
             "  frontend: {role",
             "  frontend: {role: client}\n  frontend: {role",
-            "*bad.scenario.yaml:4: invalid YAML: *duplicate key 'frontend'",
+            "*bad.scenario.yaml:4: invalid YAML: duplicate key 'frontend' (first at line 3)",
         ),
         ("steps:\n", "steps: [\n", "*bad.scenario.yaml:*: invalid YAML*"),
         (

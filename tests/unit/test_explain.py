@@ -41,3 +41,21 @@ def test_explain_a_whole_step_marks_what_does_not_apply(
 def test_explain_reports_mistakes_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(GUIDE), "--step", "nope"]) == 2
     assert "no step 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cilium-version", "1.15"], "models Cilium 1.16 to 1.20, not 1.15"),
+        (["--cilium-version", "banana"], "--cilium-version:"),
+        (["--option", "enable-policy"], "expected KEY=VALUE"),
+        (["--option", "no-such-option=true"], "expected KEY=VALUE"),
+    ],
+)
+def test_explain_rejects_what_it_does_not_model(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["explain", str(GUIDE), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

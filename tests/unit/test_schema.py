@@ -7,9 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from pytest_clustermesh.scenario import json_schema
+from pytest_clustermesh.yamlmarks import load_one
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_clustermesh"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -25,7 +25,7 @@ def test_the_published_schema_is_the_loaders() -> None:
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.rglob("*.scenario.yaml")), ids=lambda p: p.name)
 def test_shipped_scenarios_validate_against_the_schema(path: Path) -> None:
-    jsonschema.validate(yaml.safe_load(path.read_text()), json_schema())
+    jsonschema.validate(load_one(path), json_schema())
 
 
 def test_the_schema_rejects_what_the_loader_rejects() -> None:
