@@ -18,6 +18,7 @@ from .config import ClusterConfig, default_clusters
 from .emulator import Emulator
 from .exec import ExecHandler, ExecRequest, ExecResult, default_exec_handler
 from .faults import FaultCounts, Faults
+from .meshfaults import MeshFaults
 from .requestlog import LoggedRequest
 from .status import ApiError
 
@@ -32,6 +33,7 @@ __all__ = [
     "FaultCounts",
     "Faults",
     "LoggedRequest",
+    "MeshFaults",
     "Rejection",
     "default_clusters",
     "default_exec_handler",

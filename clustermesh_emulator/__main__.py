@@ -2,6 +2,12 @@
 
     python -m clustermesh_emulator --kubeconfig /tmp/mesh.yaml \
         --cilium-version cluster2=1.19.1 --option policy-default-local-cluster=false
+
+Faults of the emulated Cilium (``--partition cluster1:cluster2``, ``--late-agent cluster2=3``,
+``--hubble-disabled cluster2``, ``--remote-not-ready cluster1:cluster2``,
+``--non-policy-drop cluster2:cluster1=NO_TUNNEL_OR_ENCAPSULATION_ENDPOINT``) need the simulated
+mesh and imply ``--simulated-probes``; ``--forbid create:pods/exec:kube-system`` makes the API
+servers refuse a request as RBAC would.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .config import DEFAULT_CILIUM_VERSION, ClusterConfig
 from .emulator import Emulator
 from .exec import ExecHandler
 from .faults import Faults
+from .meshfaults import MeshFaults, from_args
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +82,52 @@ def _parser() -> argparse.ArgumentParser:
         help="answer the Kubernetes backend's probe execs from the simulated mesh's verdicts "
         "(MirroredMesh), so `pytest --kube-contexts=...` runs scenarios against this emulator",
     )
+    cilium = parser.add_argument_group(
+        "faults of the emulated Cilium (imply --simulated-probes; clusters by logical name)"
+    )
+    cilium.add_argument(
+        "--partition",
+        action="append",
+        default=[],
+        metavar="A:B",
+        help="packets between the two clusters vanish, with no policy drop and no Hubble record",
+    )
+    cilium.add_argument(
+        "--late-agent",
+        action="append",
+        default=[],
+        metavar="CLUSTER=SECONDS",
+        help="the cluster's agents realise policy changes that many seconds late",
+    )
+    cilium.add_argument(
+        "--hubble-disabled",
+        action="append",
+        default=[],
+        metavar="CLUSTER",
+        help="the cluster's agents report Hubble Disabled and hubble observe cannot connect",
+    )
+    cilium.add_argument(
+        "--remote-not-ready",
+        action="append",
+        default=[],
+        metavar="OBSERVER:REMOTE",
+        help="the observer's agents report the remote cluster not connected, not ready",
+    )
+    cilium.add_argument(
+        "--non-policy-drop",
+        action="append",
+        default=[],
+        metavar="SOURCE:DEST=REASON",
+        help="packets from SOURCE's pods to DEST's are dropped with that Hubble drop reason",
+    )
+    parser.add_argument(
+        "--forbid",
+        action="append",
+        default=[],
+        metavar="VERB:RESOURCE[:NAMESPACE]",
+        help="answer matching requests 403 Forbidden, as RBAC would (e.g. create:pods/exec:"
+        "kube-system)",
+    )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=float, default=0.0)
     faults.add_argument("--error-statuses", default="500,429")
@@ -120,6 +173,29 @@ def configs_from_args(args: argparse.Namespace) -> list[ClusterConfig]:
     return list(configs.values())
 
 
+def mesh_faults_from_args(args: argparse.Namespace) -> MeshFaults:
+    try:
+        return from_args(
+            args.partition,
+            args.late_agent,
+            args.hubble_disabled,
+            args.remote_not_ready,
+            args.non_policy_drop,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"clustermesh-emulator: {exc}") from None
+
+
+def _forbid(emulator: Emulator, specs: Sequence[str]) -> None:
+    for spec in specs:
+        verb, _, rest = spec.partition(":")
+        resource, _, namespace = rest.partition(":")
+        if not verb or not resource:
+            raise SystemExit(f"--forbid wants VERB:RESOURCE[:NAMESPACE], not {spec!r}")
+        for cluster in emulator:
+            cluster.forbid(verb, resource, namespace or None)
+
+
 def _load_handler(spec: str) -> ExecHandler:
     module, _, function = spec.partition(":")
     return cast(ExecHandler, getattr(importlib.import_module(module), function))
@@ -137,6 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
     )
     handler = _load_handler(args.exec_handler) if args.exec_handler else None
+    mesh_faults = mesh_faults_from_args(args)
     emulator = Emulator(configs_from_args(args), exec_handler=handler)
 
     stop = threading.Event()
@@ -148,11 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     with contextlib.ExitStack() as stack:
         stack.enter_context(emulator)
-        if args.simulated_probes:
+        if args.simulated_probes or mesh_faults != MeshFaults():
             from .mesh import MirroredMesh  # imports the Kubernetes backend's probe protocol
 
-            stack.enter_context(MirroredMesh(emulator))
+            mirror = stack.enter_context(MirroredMesh(emulator))
+            mirror.mesh_faults = mesh_faults
         emulator.set_faults(faults)
+        _forbid(emulator, args.forbid)
         path = emulator.write_kubeconfig(args.kubeconfig)
         contexts = ", ".join(f"{c.context}={c.url}" for c in emulator)
         print(

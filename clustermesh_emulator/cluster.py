@@ -25,6 +25,7 @@ from .exec import ExecHandler, default_exec_handler
 from .faults import FaultCounts, FaultInjector, Faults
 from .ipam import ServiceAddresses
 from .kubelet import Kubelet
+from .rbac import Forbidden
 from .requestlog import LoggedRequest, RequestLog
 from .resources import Resource
 from .seed import seed
@@ -81,6 +82,8 @@ class Cluster:
             config, self.store, self.queue, self.kubelet, Workloads(config, self.store, rng)
         )
         self._rejections: list[Rejection] = []
+        self.forbidden: list[Forbidden] = []
+        """RBAC denials: matching requests are answered 403 (see :meth:`forbid`)."""
         self._pod_logs: dict[tuple[str, str, str | None], str] = {}
         self._runner: web.AppRunner | None = None
         self.store.add_admission(self._check_rejections)
@@ -202,6 +205,17 @@ class Cluster:
 
     def clear_rejections(self) -> None:
         self._rejections.clear()
+
+    def forbid(self, verb: str, resource: str, namespace: str | None = None) -> Forbidden:
+        """Answer matching requests with 403 Forbidden, worded as kube-apiserver's RBAC
+        denial, as for an account that lacks the permission: ``forbid("create", "pods/exec",
+        "kube-system")``. Verbs and resources are shell patterns (``*``)."""
+        rule = Forbidden(verb, resource, namespace)
+        self.forbidden.append(rule)
+        return rule
+
+    def clear_forbidden(self) -> None:
+        self.forbidden.clear()
 
     def set_pod_log(
         self, namespace: str, pod: str, text: str, *, container: str | None = None

@@ -14,6 +14,14 @@ as Cilium drops traffic to a stale or unroutable IP.
 So the whole Kubernetes path (manifests, labels, policy objects, exec, classification) runs
 against the model: a label the backend forgets or a policy it fails to apply changes the verdict.
 Cluster names in the mirrored mesh are the kubeconfig context names, as in the backend.
+
+It also runs the clusters' Cilium agents (:class:`~.agents.Agents`): execs into the ``cilium``
+pods of ``kube-system`` are answered with their status, policy revisions and Hubble flows, and a
+probe the model drops is recorded as Hubble would record it, on the node that dropped it, with
+the drop reason and the deny policies. :attr:`MirroredMesh.mesh_faults` breaks the emulated
+Cilium (:mod:`.meshfaults`): a partitioned pair's packets vanish without a flow, a non-policy
+drop is recorded with its reason, a late agent keeps enforcing the previous policies for a
+while, and so on.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import asyncio
 import ipaddress
 import random
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +52,7 @@ from pytest_clustermesh.backend import (
 )
 from pytest_clustermesh.errors import ClusterMeshError
 from pytest_clustermesh.facts import ClusterFacts, parse_version, resolve_options
-from pytest_clustermesh.kubernetes.classify import CILIUM_ACCESS_DENIED, echo_text
+from pytest_clustermesh.kubernetes.classify import CILIUM_ACCESS_DENIED
 from pytest_clustermesh.kubernetes.commands import (
     CurlOutput,
     CurlRequest,
@@ -56,14 +66,19 @@ from pytest_clustermesh.policy.parse import API_VERSIONS
 from pytest_clustermesh.simulated import SimulatedMesh
 from pytest_clustermesh.verdicts import Outcome
 
+from .agents import Agents, Drop, FlowEnd, denied_by, dropping_direction, is_agent, pod_labels
 from .emulator import Emulator
 from .exec import ExecRequest, ExecResult, default_exec_handler
+from .meshfaults import MeshFaults
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]
 """cluster (logical), kind, namespace ("" if none), name"""
 
 MIRRORED_KINDS = frozenset({"Namespace", "Deployment", "Pod", "Service", *API_VERSIONS})
+POLICY_KINDS = frozenset(API_VERSIONS)
+POLICY_HISTORY = 1000
+"""Policy changes per cluster kept for late agents: enough for any test's delay."""
 OUR_LABELS = frozenset({OWNER_LABEL, WORKLOAD_LABEL, RUN_LABEL})
 
 Override = Callable[[ExecRequest, CurlRequest], CurlOutput | None]
@@ -110,10 +125,28 @@ class MirroredMesh:
         self._lock = threading.Lock()
         self._objects: dict[Key, Obj] = {}
         self._world: _World | None = None
+        self._world_key: tuple[int, ...] = ()
+        self._mesh_faults = MeshFaults()
+        self.agents = Agents(emulator, lambda: self._mesh_faults)
+        self._policies_at: dict[str, deque[tuple[float, dict[Key, Obj]]]] = {
+            cluster.name: deque(maxlen=POLICY_HISTORY) for cluster in emulator
+        }
+        """Cluster -> its policy objects after each (recent) change, for agents that realise
+        late."""
         self._unsubscribe = [
             cluster.subscribe(self._observer(cluster.name), replay=True) for cluster in emulator
         ]
         emulator.set_exec_handler(self.handle_exec)
+
+    @property
+    def mesh_faults(self) -> MeshFaults:
+        return self._mesh_faults
+
+    @mesh_faults.setter
+    def mesh_faults(self, faults: MeshFaults) -> None:
+        with self._lock:
+            self._mesh_faults = faults
+            self._world = None
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -141,15 +174,42 @@ class MirroredMesh:
                 else:
                     self._objects[key] = obj
                 self._world = None
+                if kind in POLICY_KINDS:
+                    self.agents.policy_event(cluster, event, obj)
+                    policies = {k: v for k, v in self._objects.items() if _is_policy(k, cluster)}
+                    self._policies_at[cluster].append((time.monotonic(), policies))
 
         return observe
 
     def world(self) -> _World:
-        """The deployments, policies and addresses the clusters hold now."""
+        """The deployments, policies and addresses the clusters hold now, with the policies a
+        late agent still enforces in place of its cluster's current ones."""
         with self._lock:
-            if self._world is None:
-                self._world = _build(dict(self._objects), self._contexts, self._facts)
+            objects, key = self._enforced()
+            if self._world is None or key != self._world_key:
+                self._world = _build(objects, self._contexts, self._facts)
+                self._world_key = key
             return self._world
+
+    def _enforced(self) -> tuple[dict[Key, Obj], tuple[int, ...]]:
+        """The objects the datapath acts on now, and which policy state of each late cluster
+        that is (the world is rebuilt when it changes)."""
+        objects = dict(self._objects)
+        key: list[int] = []
+        now = time.monotonic()
+        for cluster, changes in sorted(self._policies_at.items()):
+            delay = self._mesh_faults.delay(cluster)
+            if not delay or not changes:
+                continue
+            due = [i for i, (moment, _) in enumerate(changes) if moment + delay <= now]
+            index = due[-1] if due else -1
+            key.append(index)
+            if index == len(changes) - 1:
+                continue
+            objects = {k: v for k, v in objects.items() if not _is_policy(k, cluster)}
+            if index >= 0:
+                objects.update(changes[index][1])
+        return objects, tuple(key)
 
     def deployments(self) -> dict[str, Deployment]:
         return self.world().deployments
@@ -159,6 +219,8 @@ class MirroredMesh:
     async def handle_exec(self, request: ExecRequest) -> ExecResult:
         if self.exec_latency:
             await asyncio.sleep(self.exec_latency)
+        if is_agent(request):
+            return await self.agents.handle(request)
         batch = parse_batch_argv(request.command)
         single = request.command[:1] == ["curl"]
         if batch is None and not single:
@@ -211,8 +273,109 @@ class MirroredMesh:
             result = world.mesh.predict(deployment, probe)
         except ClusterMeshError as exc:
             return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {exc}"), 0.0
-        return self._curl_output(
-            world, deployment, target, result.outcome, result.served_by, curl, result.detail
+        served = self._random.choice(sorted(result.served_by)) if result.served_by else None
+        destination = self._destination(world, deployment, target, curl.host, context, served)
+        if result.outcome is Outcome.DROPPED or destination is not None:
+            lost = self._datapath(request, curl, result.outcome, result.explanation, destination)
+            if lost is not None:
+                return lost
+        return self._curl_output(destination, result.outcome, curl, result.detail)
+
+    def _destination(
+        self,
+        world: _World,
+        deployment: Deployment,
+        target: Target,
+        host: str,
+        context: str,
+        served: str | None,
+    ) -> tuple[str, Obj] | None:
+        """The pod a probe's packets go to: the target pod, or the backend of a Service the
+        load balancer picks (in the cluster that served, else preferring the local one)."""
+        if isinstance(target, PodTarget):
+            return world.pod_ips.get(host)
+        try:
+            owner = deployment.service_owner(target.name).name
+        except KeyError:
+            return None
+        backends = sorted(
+            (
+                (ctx, pod)
+                for ctx, pod in world.pod_ips.values()
+                if (pod["metadata"].get("labels") or {}).get(WORKLOAD_LABEL) == owner
+                and _owner(pod) == deployment.key
+            ),
+            key=lambda item: (item[0], str(item[1]["metadata"]["name"])),
+        )
+        if served is not None:
+            backends = [b for b in backends if b[0] == served]
+        elif any(ctx == context for ctx, _ in backends):
+            backends = [b for b in backends if b[0] == context]
+        return self._random.choice(backends) if backends else None
+
+    def _datapath(
+        self,
+        request: ExecRequest,
+        curl: CurlRequest,
+        outcome: Outcome,
+        explanation: tuple[str, ...],
+        destination: tuple[str, Obj] | None,
+    ) -> tuple[CurlOutput, float] | None:
+        """Where the packets of a probe are lost, recorded in Hubble as Cilium would: by the
+        source's egress policy, a partition (no record), a non-policy drop, or the
+        destination's ingress policy. ``None``: they arrive."""
+        faults = self._mesh_faults
+        source_cluster = request.cluster
+        by_context = {ctx: name for name, ctx in self._contexts.items()}
+        target_cluster = by_context[destination[0]] if destination else None
+        direction = dropping_direction(explanation) if outcome is Outcome.DROPPED else None
+        lost = _dropped(curl), curl.connect_timeout
+        if direction == "egress":
+            self._record(request, curl, destination, "EGRESS", explanation, None)
+            return lost
+        if target_cluster is not None and faults.partitioned(source_cluster, target_cluster):
+            return lost
+        reason = faults.drop_reason(source_cluster, target_cluster) if target_cluster else None
+        if reason is not None:
+            self._record(request, curl, destination, "EGRESS", (), reason)
+            return lost
+        if direction == "ingress":
+            self._record(request, curl, destination, "INGRESS", explanation, None)
+            return lost
+        return lost if outcome is Outcome.DROPPED else None
+
+    def _record(
+        self,
+        request: ExecRequest,
+        curl: CurlRequest,
+        destination: tuple[str, Obj] | None,
+        direction: str,
+        explanation: tuple[str, ...],
+        reason: str | None,
+    ) -> None:
+        if destination is None:
+            return
+        source_ctx = self._contexts[request.cluster]
+        source = self._end(source_ctx, request.pod_object)
+        target = self._end(destination[0], destination[1])
+        policies = denied_by(explanation, direction.lower())
+        if reason is None:
+            reason = "POLICY_DENY" if policies else "POLICY_DENIED"
+        drop = Drop(source, target, curl.port, direction, reason, policies)
+        where = source_ctx if direction == "EGRESS" else destination[0]
+        name = next(n for n, ctx in self._contexts.items() if ctx == where)
+        self.agents.record(name, drop, self._facts[where].cilium_version)
+
+    def _end(self, context: str, pod: Obj) -> FlowEnd:
+        cluster_name = self._facts[context].cluster_name
+        meta = pod["metadata"]
+        return FlowEnd(
+            str((pod.get("status") or {}).get("podIP", "")),
+            str(meta.get("namespace", "")),
+            str(meta["name"]),
+            pod_labels(pod, cluster_name),
+            cluster_name,
+            str(pod["spec"].get("nodeName", "")),
         )
 
     def _target(self, world: _World, context: str, host: str) -> Target | None:
@@ -228,22 +391,15 @@ class MirroredMesh:
 
     def _curl_output(
         self,
-        world: _World,
-        deployment: Deployment,
-        target: Target,
+        destination: tuple[str, Obj] | None,
         outcome: Outcome,
-        served_by: frozenset[str],
         curl: CurlRequest,
         detail: str,
     ) -> tuple[CurlOutput, float]:
         if outcome is Outcome.ALLOWED:
-            workload = (
-                target.workload
-                if isinstance(target, PodTarget)
-                else deployment.service_owner(target.name).name
-            )
-            cluster = self._random.choice(sorted(served_by))
-            return CurlOutput(0, curl_stdout(self._echo(world, cluster, workload, curl), 200)), 0.0
+            if destination is None:
+                return CurlOutput(0, curl_stdout("hello-world", 200)), 0.0
+            return CurlOutput(0, curl_stdout(_echo(destination[1], curl), 200)), 0.0
         if outcome is Outcome.DROPPED:
             return _dropped(curl), curl.connect_timeout
         if outcome is Outcome.L7_DENIED:
@@ -254,27 +410,20 @@ class MirroredMesh:
             return CurlOutput(6, curl_stdout("", 0), f"curl: (6) {detail}"), 0.0
         return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {detail}"), 0.0
 
-    def _echo(self, world: _World, context: str, workload: str, curl: CurlRequest) -> str:
-        """What the workload's http-echo on ``curl.port`` in ``context`` answers."""
-        pods = sorted(
-            (
-                pod
-                for ctx, pod in world.pod_ips.values()
-                if ctx == context
-                and (pod["metadata"].get("labels") or {}).get(WORKLOAD_LABEL) == workload
-            ),
-            key=lambda pod: str(pod["metadata"]["name"]),
-        )
-        if not pods:
-            return echo_text(context, f"{workload}-unknown")
-        pod = self._random.choice(pods)
-        for container in pod["spec"]["containers"]:
-            ports = [p.get("containerPort") for p in container.get("ports") or []]
-            if curl.port in ports:
-                for arg in container.get("args") or []:
-                    if arg.startswith("-text="):
-                        return str(arg[6:]).replace(f"$({POD_NAME_ENV})", pod["metadata"]["name"])
-        return "hello-world"
+
+def _echo(pod: Obj, curl: CurlRequest) -> str:
+    """What the pod's http-echo on ``curl.port`` answers."""
+    for container in pod["spec"]["containers"]:
+        ports = [p.get("containerPort") for p in container.get("ports") or []]
+        if curl.port in ports:
+            for arg in container.get("args") or []:
+                if arg.startswith("-text="):
+                    return str(arg[6:]).replace(f"$({POD_NAME_ENV})", pod["metadata"]["name"])
+    return "hello-world"
+
+
+def _is_policy(key: Key, cluster: str) -> bool:
+    return key[0] == cluster and key[1] in POLICY_KINDS
 
 
 def _dropped(curl: CurlRequest) -> CurlOutput:

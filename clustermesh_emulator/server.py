@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from aiohttp import web
 
+from . import rbac, status
 from . import resources as r
-from . import status
 from .exec import serve_exec
 from .faults import Decision
 from .patch import JSON_PATCH, MERGE, PatchError, json_patch, merge_patch
@@ -119,7 +119,11 @@ async def faults_and_log(request: web.Request, handler: Any) -> web.StreamRespon
         response = _injected(decision)
         code = response.status
     else:
-        response = await handler(request)
+        try:
+            rbac.check(cluster.forbidden, request.method, request.path, request.query_string)
+            response = await handler(request)
+        except ApiError as error:
+            response = _error(error)
         code = response.status
     cluster.request_log.append(
         LoggedRequest(

@@ -23,26 +23,22 @@ from .errors import ClusterMeshError
 from .facts import ClusterFacts
 from .runner import Judgement, MeshSession, ScenarioRun
 from .scenario import expand_scenario
-from .session import SESSION_KEY, open_session
+from .session import close_session, start_session
 from .verdicts import ProbeResult
 
 
 @pytest.fixture(scope="session")
 def clustermesh_session(pytestconfig: pytest.Config) -> Iterator[MeshSession]:
-    session = open_session(pytestconfig)
     try:
-        # Preflight, once, before anything is deployed: an unreachable cluster or a missing
-        # Cilium stops the run with one line per cluster instead of failing every item.
-        session.backend.facts()
+        # Preflight, once, before anything is deployed. Usually it already ran when collection
+        # finished (plugin.pytest_collection_finish), and a failure stopped the run there.
+        session = start_session(pytestconfig)
     except ClusterMeshError as exc:
-        session.backend.close()
         pytest.exit(f"clustermesh: {exc}", returncode=pytest.ExitCode.INTERRUPTED)
-    pytestconfig.stash[SESSION_KEY] = session
     try:
         yield session
     finally:
-        del pytestconfig.stash[SESSION_KEY]
-        session.close()
+        close_session(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from .scenario import (
     template_context,
 )
 from .simulated import SimulatedMesh
-from .verdicts import ProbeResult, Verdict
+from .verdicts import ProbeResult, Verdict, unproven_drop
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,28 @@ def identity_binder(clusters: Sequence[str]) -> dict[str, str]:
     return {c: c for c in clusters}
 
 
+class TooFewClusters(UsageError):
+    """The mesh has fewer clusters than a scenario names: its items are skipped with this
+    reason, not failed (a three-cluster scenario on a two-cluster mesh)."""
+
+
 def context_binder(contexts: Sequence[str], named: Mapping[str, str]) -> Binder:
-    """``--kube-contexts``: by name where given (``cluster1=kind-a``), else in order."""
+    """``--kube-contexts``: by name where given (``cluster1=kind-a``), else in order.
+
+    Fewer contexts than the scenario's clusters raise :class:`TooFewClusters`."""
 
     def bind(clusters: Sequence[str]) -> dict[str, str]:
         if named:
             missing = [c for c in clusters if c not in named]
             if missing:
-                raise UsageError(
+                error = TooFewClusters if len(named) < len(clusters) else UsageError
+                raise error(
                     f"--kube-contexts binds {', '.join(named)}; the scenario also needs "
                     f"{', '.join(missing)}"
                 )
             return {c: named[c] for c in clusters}
         if len(clusters) > len(contexts):
-            raise UsageError(
+            raise TooFewClusters(
                 f"the scenario names {len(clusters)} clusters ({', '.join(clusters)}) but "
                 f"--kube-contexts gives {len(contexts)}"
             )
@@ -77,8 +85,16 @@ class Judgement:
     @property
     def unjudged(self) -> bool:
         """The case could not be judged: its probe did not run, or the model could not
-        predict a matrix cell. Never a verdict, and never a known gap either."""
-        return self.result.outcome.is_error
+        predict a matrix cell, or its drop is not shown to be Cilium's policy. Never a
+        verdict, and never a known gap either."""
+        if self.result.outcome.is_error:
+            return True
+        return self.expected.accepts(self.result.outcome) and unproven_drop(self.result) is not None
+
+    @property
+    def evidence_note(self) -> str | None:
+        """Where the policies Cilium names for a drop and the model's decision disagree."""
+        return evidence_note(self.result, self.prediction)
 
 
 class MeshSession:
@@ -229,11 +245,17 @@ class ScenarioRun:
         oracle = self.session.oracle
         own = oracle is not self.backend
         facts = self.facts()
+        probes = [self.bind_probe(case.probe) for case in cases]
+        # One call for the whole batch: the model decides each identity pair once. When the
+        # model is the backend, that call is the probe itself: what it predicts it observes.
+        if own:
+            predictions = oracle.predict_all(self.deployment, probes)
+        else:
+            predictions = self.backend.probe(self.deployment, probes)
         judgements: dict[str, Judgement] = {}
         to_probe: list[tuple[Case, Verdict, ProbeResult, Probe]] = []
-        for case in cases:
-            probe = self.bind_probe(case.probe)
-            prediction = self.to_logical(oracle.predict(self.deployment, probe))
+        for case, probe, raw_prediction in zip(cases, probes, predictions, strict=True):
+            prediction = self.to_logical(raw_prediction)
             expected = case.verdict
             if expected is None:
                 if prediction.outcome.is_error:
@@ -249,9 +271,14 @@ class ScenarioRun:
             to_probe.append(
                 (case, expected, prediction, dataclasses.replace(probe, expect=expected))
             )
-        observed_all = self.backend.probe(self.deployment, [item[3] for item in to_probe])
-        for (case, expected, prediction, _), raw in zip(to_probe, observed_all, strict=True):
-            observed = self.to_logical(raw)
+        if own:
+            observed_all = [
+                self.to_logical(raw)
+                for raw in self.backend.probe(self.deployment, [item[3] for item in to_probe])
+            ]
+        else:
+            observed_all = [item[2] for item in to_probe]
+        for (case, expected, prediction, _), observed in zip(to_probe, observed_all, strict=True):
             passed, problem = judge(expected, case.served_by, observed)
             model = prediction if own else None
             message = "" if passed else describe_failure(case, expected, observed, model, problem)
@@ -278,6 +305,9 @@ def judge(
         return False, f"the probe could not run ({observed.outcome.value}), which proves nothing"
     if not expected.accepts(observed.outcome):
         return False, f"expected {expected.value}, observed {observed.outcome.value}"
+    unproven = unproven_drop(observed)
+    if unproven is not None:
+        return False, unproven
     if served_by is not None and not (observed.served_by and observed.served_by <= served_by):
         got = ", ".join(sorted(observed.served_by)) or "nobody"
         want = " or ".join(sorted(served_by))
@@ -302,10 +332,15 @@ def describe_failure(
     ]
     if observed.detail:
         lines.append(f"  detail:   {observed.detail}")
+    if observed.evidence is not None:
+        lines.append(f"  evidence: {observed.evidence}")
+    note = evidence_note(observed, prediction)
+    if note:
+        lines.append(f"  {note}")
     model = prediction or observed
     if prediction is not None:
         lines.append(f"  model:    {_result_text(prediction)}")
-        if prediction.outcome is not observed.outcome:
+        if prediction.outcome is not observed.outcome and not observed.outcome.is_error:
             lines.append("  the mesh and the model disagree: either Cilium or the model is wrong")
     if model.explanation:
         lines.append("  why the model decided so:")
@@ -313,6 +348,21 @@ def describe_failure(
     if observed.command:
         lines.append(f"  repeat:   {observed.command}")
     return "\n".join(lines)
+
+
+def evidence_note(observed: ProbeResult, prediction: ProbeResult | None) -> str | None:
+    """A note when Hubble names policies for a drop that the model's decision does not name."""
+    evidence = observed.evidence
+    if evidence is None or not evidence.policies or prediction is None:
+        return None
+    decided = " ".join(prediction.explanation)
+    unnamed = [p for p in evidence.policies if p.split(" ", 1)[-1] not in decided]
+    if not unnamed:
+        return None
+    return (
+        f"Hubble names {', '.join(unnamed)} as denying it, which the model's decision does not "
+        "name: Cilium and the model disagree on which policy decided"
+    )
 
 
 def _result_text(result: ProbeResult) -> str:
@@ -330,8 +380,10 @@ __all__ = [
     "Judgement",
     "MeshSession",
     "ScenarioRun",
+    "TooFewClusters",
     "context_binder",
     "describe_failure",
+    "evidence_note",
     "identity_binder",
     "judge",
 ]

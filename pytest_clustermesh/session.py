@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from .errors import ClusterMeshError
 from .options import MeshChoice
 from .runner import MeshSession, context_binder
 from .simulated import SimulatedMesh, simulated_facts
@@ -19,7 +20,38 @@ CHOICE_KEY = pytest.StashKey[MeshChoice]()
 RUN_ID_KEY = pytest.StashKey[str]()
 """The id that labels what this run creates (the same on every xdist worker)."""
 SESSION_KEY = pytest.StashKey[MeshSession]()
-"""The open mesh session, while the ``clustermesh_session`` fixture holds it."""
+"""The open mesh session, from its preflight until it is closed."""
+PREFLIGHT_FAILURE_KEY = pytest.StashKey[str]()
+"""Why the preflight failed, so it is tried once, not once per item."""
+
+
+def start_session(config: pytest.Config) -> MeshSession:
+    """The session's mesh, opened and preflighted once (the facts of every cluster: reachable,
+    a Cilium mesh, healthy). Raises :class:`ClusterMeshError` when the preflight fails, the
+    same failure every time it is asked again."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        return session
+    failure = config.stash.get(PREFLIGHT_FAILURE_KEY, None)
+    if failure is not None:
+        raise ClusterMeshError(failure)
+    session = open_session(config)
+    try:
+        session.backend.facts()
+    except ClusterMeshError as exc:
+        session.backend.close()
+        config.stash[PREFLIGHT_FAILURE_KEY] = str(exc)
+        raise
+    config.stash[SESSION_KEY] = session
+    return session
+
+
+def close_session(config: pytest.Config) -> None:
+    """Remove what the run created and release the connections; safe to call twice."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        del config.stash[SESSION_KEY]
+        session.close()
 
 
 def open_session(config: pytest.Config) -> MeshSession:

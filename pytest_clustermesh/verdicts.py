@@ -1,8 +1,13 @@
-"""What a probe observed, and what an expectation accepts.
+"""What a probe observed, what backs it, and what an expectation accepts.
 
 An :class:`Outcome` is what one connection attempt did, as a client sees it; a :class:`Verdict`
 is what a scenario expects. ``deny`` accepts both ways Cilium denies (a silent drop at L3/L4 and
 an HTTP 403 from the L7 proxy); it never accepts a probe that could not run.
+
+A drop is a deny only when something says the drop was Cilium's policy: an :class:`Evidence`
+of it. A timeout alone cannot tell a policy drop from a path that is down (a broken tunnel, a
+partitioned cluster pair): on a real mesh Hubble's flow record of the drop says which, and on
+the simulated mesh the model decided the drop itself.
 """
 
 from __future__ import annotations
@@ -84,6 +89,45 @@ _OF = {
 }
 
 
+class Proof(enum.Enum):
+    """How strongly a drop is known to be Cilium's policy."""
+
+    PROVEN = "proven"
+    """Cilium said so: Hubble recorded a policy drop, or the model (which is the mesh) decided."""
+    INFERRED = "inferred"
+    """Taken as a policy drop from a timeout alone, because the user asked for it
+    (``--deny-evidence=timeout``) where Hubble cannot be read."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What backs a drop's reading as a policy deny."""
+
+    proof: Proof
+    source: str
+    """``hubble``, ``model`` or ``timeout``."""
+    reason: str = ""
+    """Hubble's drop reason (``POLICY_DENIED``, ``POLICY_DENY``...), or why it is inferred."""
+    policies: tuple[str, ...] = ()
+    """The policies Hubble names as having denied the flow (``CiliumNetworkPolicy ns/name``)."""
+    where: str = ""
+    """Where it was seen: the node whose agent recorded the drop."""
+
+    def __str__(self) -> str:
+        text = f"{self.proof.value} by {self.source}"
+        if self.reason:
+            text += f": {self.reason}"
+        if self.where:
+            text += f" at {self.where}"
+        if self.policies:
+            text += f", denied by {', '.join(self.policies)}"
+        return text
+
+
+MODEL_EVIDENCE = Evidence(Proof.PROVEN, "model", "the model decided the drop")
+"""The simulated mesh's drops: the model is the mesh, so its decision is the proof."""
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """The outcome of one probe, with what is needed to understand and repeat it."""
@@ -99,3 +143,17 @@ class ProbeResult:
     """A shell command that repeats the probe by hand, where there is one."""
     explanation: tuple[str, ...] = field(default_factory=tuple)
     """Why the deciding model decided so, one line a reason (simulated mesh)."""
+    evidence: Evidence | None = None
+    """For a drop: what says it was a policy drop. ``None``: nothing does."""
+
+
+def unproven_drop(result: ProbeResult) -> str | None:
+    """Why ``result``, a drop, cannot count as a deny; ``None`` when it can (or is no drop)."""
+    if result.outcome is not Outcome.DROPPED:
+        return None
+    if result.evidence is None:
+        return (
+            "the probe timed out, but nothing shows that Cilium's policy dropped it (a path "
+            "that is down times out the same way), so it is not a deny"
+        )
+    return None

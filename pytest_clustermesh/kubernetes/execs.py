@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shlex
 import time
@@ -36,18 +37,26 @@ class ExecResult:
 
 
 def run_exec(
-    cluster: Cluster, namespace: str, pod: str, argv: Sequence[str], timeout: float
+    cluster: Cluster,
+    namespace: str,
+    pod: str,
+    argv: Sequence[str],
+    timeout: float,
+    container: str | None = None,
 ) -> ExecResult:
-    """Run ``argv`` in the first container of ``pod``, waiting at most ``timeout`` seconds."""
+    """Run ``argv`` in ``container`` of ``pod`` (default: its first), waiting at most
+    ``timeout`` seconds."""
     summary = shlex.join(argv[:2]) + (" ..." if len(argv) > 2 else "")
     log.debug("%s: exec %s/%s: %s (%d args)", cluster.context, namespace, pod, summary, len(argv))
     started = time.monotonic()
+    extra = {"container": container} if container else {}
     with cluster.exec_client() as api:
         try:
             response = stream(
                 k8s.CoreV1Api(api).connect_get_namespaced_pod_exec,
                 pod,
                 namespace,
+                **extra,
                 command=list(argv),
                 stderr=True,
                 stdin=False,
@@ -122,5 +131,18 @@ def exit_status(status: str) -> tuple[int | None, str | None]:
 
 
 def _handshake(error: BaseException) -> str:
+    """Why the exec handshake failed: the API server's Status message when it sent one (the
+    client's text is ``Handshake status 403 Forbidden -+-+- {headers} -+-+- {body}``)."""
     reason = getattr(error, "reason", None)
-    return str(reason) if reason else describe(error)
+    if not reason:
+        return describe(error)
+    text = str(reason)
+    head, _, body = text.rpartition("-+-+-")
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return text
+    if not head or not isinstance(status, dict) or not status.get("message"):
+        return text
+    code = status.get("code")
+    return f"HTTP {code}: {status['message']}" if code else str(status["message"])

@@ -3,13 +3,23 @@
 Documents are created or replaced by name, then the deployment's other policies are deleted:
 applying first means a switch from one policy to another never passes through "no policy",
 which in Cilium means "allow everything".
+
+Every object created, changed or deleted is counted (:class:`Changes`): each is one more
+revision of the agents' policy repository, which the backend then waits for
+(:mod:`.revisions`). Only real changes count, as cilium-cli counts only the policies it really
+changed (``cilium-cli/connectivity/check/policy.go``, ``CreateOrUpdatePolicy``): a replace that
+changes nothing is a no-op for the API server (the ``resourceVersion`` it answers is the old
+one, and no watch event follows), so the agents never see it. A document whose body is the one
+this run last wrote is not even sent again.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -40,12 +50,56 @@ class Existing:
     resource_version: str
 
 
+@dataclass
+class Changes:
+    """What a :func:`set_policies` call changed, counted as it goes (so a call that fails half
+    way still says what it did). ``before_first`` runs once, just before the first write: the
+    agents' revisions are read only when something is about to change."""
+
+    count: int = 0
+    before_first: Callable[[], None] | None = None
+
+    def about_to_change(self) -> None:
+        if self.before_first is not None:
+            before, self.before_first = self.before_first, None
+            before()
+
+
+@dataclass
+class Written:
+    """The bodies this run last wrote, per cluster and policy: the same body again is no change."""
+
+    bodies: dict[tuple[str, Key], str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def same(self, context: str, key: Key, body: dict[str, Any]) -> bool:
+        with self.lock:
+            return self.bodies.get((context, key)) == _canonical(body)
+
+    def wrote(self, context: str, key: Key, body: dict[str, Any] | None) -> None:
+        with self.lock:
+            if body is None:
+                self.bodies.pop((context, key), None)
+            else:
+                self.bodies[(context, key)] = _canonical(body)
+
+
+def _canonical(body: dict[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    kept = {k: v for k, v in body.items() if k not in ("metadata", "status")}
+    return json.dumps({"labels": meta.get("labels"), **kept}, sort_keys=True)
+
+
 def set_policies(
     cluster: Cluster,
     deployment: Deployment,
     docs: Sequence[PolicyDoc],
     settings: KubernetesSettings,
+    changes: Changes | None = None,
+    written: Written | None = None,
 ) -> None:
+    changes = changes if changes is not None else Changes()
+    written = written if written is not None else Written()
     for doc in docs:
         _check_allowed(doc, cluster, settings)
     try:
@@ -56,9 +110,20 @@ def set_policies(
     for doc in docs:
         key = (doc.kind, doc.namespace, doc.name)
         wanted.add(key)
-        _put(cluster, doc, existing.get(key), deployment, settings)
+        body = _body(doc, deployment, settings)
+        found = existing.get(key)
+        if found is not None and written.same(cluster.context, key, body):
+            continue
+        changes.about_to_change()
+        version = _put(cluster, doc, body, found)
+        written.wrote(cluster.context, key, body)
+        if found is None or version != found.resource_version:
+            changes.count += 1
     for key in sorted(set(existing) - wanted, key=str):
-        _delete(cluster, key)
+        changes.about_to_change()
+        if _delete(cluster, key):
+            changes.count += 1
+        written.wrote(cluster.context, key, None)
 
 
 def _check_allowed(doc: PolicyDoc, cluster: Cluster, settings: KubernetesSettings) -> None:
@@ -135,26 +200,30 @@ def _body(doc: PolicyDoc, deployment: Deployment, settings: KubernetesSettings) 
     return body
 
 
-def _put(
-    cluster: Cluster,
-    doc: PolicyDoc,
-    existing: Existing | None,
-    deployment: Deployment,
-    settings: KubernetesSettings,
-) -> None:
-    body = _body(doc, deployment, settings)
+def _put(cluster: Cluster, doc: PolicyDoc, body: dict[str, Any], existing: Existing | None) -> str:
+    """Create or replace one policy; the ``resourceVersion`` the server answers with."""
+    body = copy.deepcopy(body)
     verb = "PUT" if existing else "POST"
     if existing:
         body["metadata"]["resourceVersion"] = existing.resource_version
     what = f"{verb} {doc.kind} {doc.namespace + '/' if doc.namespace else ''}{doc.name}"
     try:
-        cluster.call(what, *_write_call(cluster, doc, existing is not None), body)
+        stored = cluster.call(what, *_write_call(cluster, doc, existing is not None), body)
     except ApiException as exc:
         if exc.status in REJECTED:
             raise PolicyError(
                 f"{cluster.context} rejects {doc.ref}: {status_message(exc)}"
             ) from exc
         raise BackendError(f"{cluster.context}: cannot apply {doc.ref}: {describe(exc)}") from exc
+    return _resource_version(stored)
+
+
+def _resource_version(stored: Any) -> str:
+    """The ``resourceVersion`` of a write's answer (a dict for custom objects, a model else)."""
+    if isinstance(stored, dict):
+        return str((stored.get("metadata") or {}).get("resourceVersion", ""))
+    metadata = getattr(stored, "metadata", None)
+    return str(getattr(metadata, "resource_version", "") or "")
 
 
 def _write_call(cluster: Cluster, doc: PolicyDoc, replace: bool) -> tuple[Any, ...]:
@@ -193,7 +262,8 @@ def _write_call(cluster: Cluster, doc: PolicyDoc, replace: bool) -> tuple[Any, .
     )
 
 
-def _delete(cluster: Cluster, key: Key) -> None:
+def _delete(cluster: Cluster, key: Key) -> bool:
+    """Delete one policy; False if it was gone already."""
     kind, ns, name = key
     what = f"DELETE {kind} {ns + '/' if ns else ''}{name}"
     try:
@@ -223,3 +293,5 @@ def _delete(cluster: Cluster, key: Key) -> None:
             raise BackendError(
                 f"{cluster.context}: cannot delete {kind} {name}: {describe(exc)}"
             ) from exc
+        return False
+    return True

@@ -8,15 +8,20 @@ After the round, the target pods and Services are looked up once more: a probe w
 vanished or changed (another UID or address) while it ran may have hit a stale address, so its
 outcome is a probe error and it is tried again.
 
+After each round, every probe seen dropped is looked up in Hubble on the nodes that could have
+dropped it (:mod:`.evidence`): a drop counts only with Cilium's own record of a policy drop,
+and becomes a probe error otherwise (another drop reason, no record at all).
+
 A probe whose outcome does not satisfy its ``expect`` is tried again in the next round, within
-the settings' bound: Cilium applies policy asynchronously, so the first answer may predate it.
-For the same reason, and because Cilium reports no enforcement status, an outcome that does
-satisfy ``expect`` counts only once it can be trusted: if the round that saw it started less
-than ``policy_settle`` seconds after policies last changed in one of the deployment's clusters,
-the next round (``probe_interval`` later) must see the same outcome. Otherwise the old policy,
-or a transient timeout, could pass the item. That confirmation round may go one attempt beyond
-``probe_attempts``; an outcome still unconfirmed at the end is a probe error. Each result's
-detail lists the outcomes of its attempts.
+the settings' bound. The backend waits for the agents to realise a step's policies before its
+probes (:mod:`.revisions`), so a first answer normally is the new policy's. Where the agents
+cannot be read, there is no revision to wait for, and the old wall-clock rule applies instead:
+an outcome that satisfies ``expect`` counts only once it can be trusted, that is if the round
+that saw it started at least ``policy_settle`` seconds after policies last changed, or the next
+round (``probe_interval`` later) sees the same outcome. That confirmation round may go one
+attempt beyond ``probe_attempts``; an outcome still unconfirmed at the end is a probe error.
+A result's ``attempts`` counts real retries only (a confirmation round is none); its detail
+lists the outcomes of every round.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ..backend import OWNER_LABEL, Deployment, PodTarget, Probe, ServiceTarget
@@ -43,6 +49,7 @@ from .commands import (
     parse_batch_output,
     url_of,
 )
+from .evidence import Place, Prover, Question
 from .execs import ExecResult, run_exec
 from .settings import KubernetesSettings
 
@@ -61,6 +68,7 @@ class PodRef:
     name: str
     ip: str
     uid: str
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class TargetRef:
     backends: tuple[str, ...] = ()
     """For a Service: its workload's ready pods in every cluster (``context/uid/IP``), which a
     global Service may send the request to."""
+    places: tuple[Place, ...] = ()
+    """Where the packets may end: the target pod, or each backend of the Service."""
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name} ({self.address}) in {self.context}"
@@ -91,6 +101,7 @@ class Planned:
     pod: str
     request: CurlRequest
     target: TargetRef | None = None
+    source: PodRef | None = None
 
 
 class Snapshot:
@@ -112,7 +123,12 @@ class Snapshot:
         label = manifests.workload_label(spec)
         return sorted(
             (
-                PodRef(pod.metadata.name, str(pod.status.pod_ip), str(pod.metadata.uid))
+                PodRef(
+                    pod.metadata.name,
+                    str(pod.status.pod_ip),
+                    str(pod.metadata.uid),
+                    str(pod.spec.node_name or "") if pod.spec else "",
+                )
                 for pod in self.pods(context, spec.namespace)
                 if (pod.metadata.labels or {}).get(manifests.WORKLOAD_LABEL) == label
                 and _ready(pod)
@@ -181,6 +197,15 @@ class Snapshot:
             )
         )
 
+    def backend_places(self, service: str) -> tuple[Place, ...]:
+        """Where the ready pods behind ``service`` run, in every cluster of its workload."""
+        owner = self._deployment.service_owner(service)
+        return tuple(
+            Place(context, pod.node, pod.ip)
+            for context in owner.clusters
+            for pod in self.ready_pods(context, owner.name)
+        )
+
     def _cluster(self, context: str) -> Cluster:
         try:
             return self._clusters[context]
@@ -222,7 +247,7 @@ def plan(
         settings.max_time,
     )
     namespace = deployment.workload(probe.source).namespace
-    return Planned(probe.source_cluster, namespace, pods[0].name, request, ip)
+    return Planned(probe.source_cluster, namespace, pods[0].name, request, ip, pods[0])
 
 
 def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> TargetRef | ProbeResult:
@@ -233,7 +258,10 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> Targ
             return _error(f"no ready pod of {target.workload} in {target.cluster}")
         namespace = deployment.workload(target.workload).namespace
         pod = pods[0]
-        return TargetRef(target.cluster, "pod", namespace, pod.name, pod.uid, pod.ip)
+        place = Place(target.cluster, pod.node, pod.ip)
+        return TargetRef(
+            target.cluster, "pod", namespace, pod.name, pod.uid, pod.ip, places=(place,)
+        )
     assert isinstance(target, ServiceTarget)
     try:
         owner = deployment.service_owner(target.name)
@@ -256,6 +284,7 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> Targ
         str(service.metadata.uid),
         str(cluster_ip),
         snapshot.backends(target.name),
+        snapshot.backend_places(target.name),
     )
 
 
@@ -267,11 +296,19 @@ class Prober:
     """Runs the probes of steps, concurrently and with retries."""
 
     def __init__(
-        self, clusters: Mapping[str, Cluster], kubeconfig: str | None, settings: KubernetesSettings
+        self,
+        clusters: Mapping[str, Cluster],
+        kubeconfig: str | None,
+        settings: KubernetesSettings,
+        prover: Prover | None = None,
     ) -> None:
         self._clusters = clusters
         self._kubeconfig = kubeconfig
         self._settings = settings
+        self._prover = prover
+        """Finds the Hubble record of dropped probes; without one, no drop is proven."""
+        self.execs = 0
+        """Probe execs started so far."""
         self._pool = ThreadPoolExecutor(
             max_workers=settings.probe_concurrency, thread_name_prefix="clustermesh-exec"
         )
@@ -283,8 +320,9 @@ class Prober:
         policies_changed: float | None = None,
     ) -> list[ProbeResult]:
         """The result of each probe. ``policies_changed`` is the ``time.monotonic()`` at which
-        policies last changed in one of the deployment's clusters (``None``: not in this run);
-        an outcome seen within ``policy_settle`` seconds of it must be confirmed."""
+        policies last changed in a cluster of the deployment whose agents cannot be read
+        (``None``: none such); an outcome seen within ``policy_settle`` seconds of it must be
+        confirmed."""
         settings = self._settings
         attempts: dict[int, list[Attempt]] = {i: [] for i in range(len(probes))}
         pending = list(range(len(probes)))
@@ -309,6 +347,7 @@ class Prober:
         return [_final(probes[i].expect, attempts[i]) for i in range(len(probes))]
 
     def _round(self, deployment: Deployment, probes: Mapping[int, Probe]) -> dict[int, ProbeResult]:
+        started = datetime.now(UTC)
         snapshot = Snapshot(self._clusters, deployment)
         results: dict[int, ProbeResult] = {}
         batches: dict[tuple[str, str, str], list[tuple[int, Planned, Probe]]] = {}
@@ -327,13 +366,47 @@ class Prober:
         ]
         for future in futures:
             results.update(future.result())
-        return _recheck(Snapshot(self._clusters, deployment), placed, results)
+        results = _recheck(Snapshot(self._clusters, deployment), placed, results)
+        return self._prove(deployment, placed, results, started)
+
+    def _prove(
+        self,
+        deployment: Deployment,
+        placed: Mapping[int, Planned],
+        results: dict[int, ProbeResult],
+        since: datetime,
+    ) -> dict[int, ProbeResult]:
+        """Each dropped result with Hubble's evidence of a policy drop, or made a probe error
+        saying why there is none."""
+        questions = [
+            question
+            for index, result in results.items()
+            if result.outcome is Outcome.DROPPED
+            and (question := _question(index, placed.get(index))) is not None
+        ]
+        if self._prover is None or not questions:
+            return results
+        namespaces = [spec.name for spec in deployment.namespaces]
+        for index, answer in self._prover.prove(namespaces, questions, since).items():
+            result = results[index]
+            if isinstance(answer, str):
+                results[index] = dataclasses.replace(
+                    result,
+                    outcome=Outcome.PROBE_ERROR,
+                    detail=f"{answer} (the probe: {result.detail})",
+                )
+            else:
+                results[index] = dataclasses.replace(
+                    result, evidence=answer, detail=f"{result.detail}; Hubble: {answer}"
+                )
+        return results
 
     def _batch(self, items: list[tuple[int, Planned]]) -> dict[int, ProbeResult]:
         first = items[0][1]
         cluster = self._clusters[first.cluster]
         requests = [planned.request for _, planned in items]
         timeout = self._settings.max_time + EXEC_SLACK
+        self.execs += 1
         marker = new_marker()
         argv = batch_argv(requests, marker)
         outcome = run_exec(cluster, first.namespace, first.pod, argv, timeout)
@@ -381,11 +454,19 @@ def _again(
 
 def _final(expect: Verdict | None, attempts: Sequence[Attempt]) -> ProbeResult:
     """The probe's result: its last attempt's, with the history of outcomes; an accepted
-    outcome that was never confirmed is a probe error."""
+    outcome that was never confirmed is a probe error. ``attempts`` counts the first try and
+    the real retries: a round that only confirmed an accepted outcome is no retry."""
     last = attempts[-1].result
     detail = last.detail
+    tries = 1 + sum(
+        1 for previous in attempts[:-1] if not _accepts(expect, previous.result.outcome)
+    )
     if len(attempts) > 1:
-        history = ", ".join(a.result.outcome.value for a in attempts)
+        history = ", ".join(
+            a.result.outcome.value
+            + (" (confirmation)" if i and _accepts(expect, attempts[i - 1].result.outcome) else "")
+            for i, a in enumerate(attempts)
+        )
         detail = f"{detail}; attempts: {history}" if detail else f"attempts: {history}"
     if expect is not None and expect.accepts(last.outcome) and not _confirmed(attempts):
         return dataclasses.replace(
@@ -393,14 +474,34 @@ def _final(expect: Verdict | None, attempts: Sequence[Attempt]) -> ProbeResult:
             outcome=Outcome.PROBE_ERROR,
             served_by=frozenset(),
             served_pod=None,
-            attempts=len(attempts),
+            evidence=None,
+            attempts=tries,
             detail=(
                 f"{last.outcome.value} was seen right after a policy change (within the policy "
                 "settle time) and not confirmed by a following round with the same outcome, so "
                 f"it may predate the policy or be transient: {detail}"
             ),
         )
-    return dataclasses.replace(last, attempts=len(attempts), detail=detail)
+    return dataclasses.replace(last, attempts=tries, detail=detail)
+
+
+def _accepts(expect: Verdict | None, outcome: Outcome) -> bool:
+    return expect is not None and expect.accepts(outcome)
+
+
+def _question(index: int, planned: Planned | None) -> Question | None:
+    """What to look for in Hubble for a dropped probe; ``None`` when its ends are unknown."""
+    if planned is None or planned.target is None or planned.source is None:
+        return None
+    source = planned.source
+    places = planned.target.places
+    return Question(
+        index,
+        Place(planned.cluster, source.node, source.ip),
+        places,
+        tuple(place.ip for place in places),
+        planned.request.port,
+    )
 
 
 def _recheck(
@@ -426,6 +527,7 @@ def _recheck(
                 outcome=Outcome.PROBE_ERROR,
                 served_by=frozenset(),
                 served_pod=None,
+                evidence=None,
                 detail=(
                     f"{problem}, so the probe may have hit a stale address and its outcome "
                     f"({result.outcome.value}: {result.detail}) proves nothing"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import UsageError
+
 DEFAULT_CLIENT_IMAGE = "nicolaka/netshoot"
 DEFAULT_SERVER_IMAGE = "hashicorp/http-echo"
 
@@ -42,10 +44,26 @@ class KubernetesSettings:
     """Pause between two rounds of attempts."""
 
     policy_settle: float = 5.0
-    """Seconds after a policy change in a cluster during which a probe's outcome that satisfies
-    its expectation counts only when the next round (``probe_interval`` later) sees the same
-    outcome. Cilium applies policy asynchronously and reports no enforcement status, so right
-    after a change a probe may still see the old policy; 0 disables the confirmation."""
+    """The fallback where a cluster's Cilium agents cannot be read (so no policy revision can be
+    waited for): seconds after a policy change there during which a probe's outcome that
+    satisfies its expectation counts only when the next round (``probe_interval`` later) sees
+    the same outcome, since a probe may still see the old policy; 0 disables it."""
+
+    policy_wait_timeout: float = 30.0
+    """Seconds the agents of a cluster whose policies changed get to realise the new policy
+    revision (``cilium-dbg policy wait``) before the step's probes; past it they fail."""
+
+    mesh_ready_timeout: float = 0.0
+    """Seconds preflight waits for every cluster's agents to report every other cluster of the
+    run ready; 0 checks once."""
+
+    deny_evidence: str = "hubble"
+    """What makes a drop a deny: ``hubble``, Hubble's record of a policy drop on the node that
+    dropped it; or ``timeout``, where Hubble cannot be read, the timeout itself (counted and
+    reported as inferred, and between two clusters only once the step proved the path open)."""
+
+    agent_timeout: float = 20.0
+    """Seconds one command in an agent pod (status, revision, hubble observe) may take."""
 
     probe_concurrency: int = 32
     """Execs in flight at once, over all clusters; each has its own API client. A step whose
@@ -71,6 +89,18 @@ class KubernetesSettings:
     """Allow CiliumClusterwideNetworkPolicies: they select pods of every namespace, so a run
     sharing the mesh with others must opt in (``--allow-clusterwide-policies``)."""
 
+    def __post_init__(self) -> None:
+        if self.deny_evidence not in DENY_EVIDENCE:
+            raise UsageError(
+                f"--deny-evidence: expected {' or '.join(DENY_EVIDENCE)}, got "
+                f"{self.deny_evidence!r}"
+            )
+
+    @property
+    def infer_denies(self) -> bool:
+        """Whether a timeout counts as a deny where Hubble cannot be read."""
+        return self.deny_evidence == "timeout"
+
     @property
     def max_time(self) -> float:
         """curl's ``--max-time``: a connect timeout plus time for a slow answer."""
@@ -80,6 +110,9 @@ class KubernetesSettings:
     def run_label(self) -> str:
         """``run_id`` as a label value (63 characters of ``[A-Za-z0-9._-]``)."""
         return label_value(self.run_id)
+
+
+DENY_EVIDENCE = ("hubble", "timeout")
 
 
 def label_value(text: str) -> str:

@@ -47,6 +47,7 @@ def _reset(request: pytest.FixtureRequest) -> Iterator[None]:
         for cluster in emulator:
             cluster.faults = Faults()
             cluster.clear_rejections()
+            cluster.clear_forbidden()
             cluster.exec_handler = default_exec_handler
 
 

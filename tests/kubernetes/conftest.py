@@ -40,6 +40,7 @@ def mirror(emulator: Emulator) -> Iterator[MirroredMesh]:
     emulator.set_faults(Faults())
     for cluster in emulator:
         cluster.clear_rejections()
+        cluster.clear_forbidden()
 
 
 @pytest.fixture
@@ -64,3 +65,25 @@ def deployed(backend: KubernetesMesh) -> Iterator[Deployment]:
     backend.deploy(deployment)
     yield deployment
     backend.teardown(deployment)
+
+
+def make_fallback(emulator: Emulator, kubeconfig: str, **changes: object) -> KubernetesMesh:
+    """A backend whose account may not exec into kube-system (RBAC): no agent can be read, so
+    policy changes are confirmed by a second round, and timeouts count as (inferred) denies."""
+    for cluster in emulator:
+        cluster.forbid("create", "pods/exec", "kube-system")
+    backend = make_backend(kubeconfig, deny_evidence="timeout", **changes)
+    backend.facts()
+    return backend
+
+
+@pytest.fixture
+def fallback(
+    emulator: Emulator, kubeconfig: str, mirror: MirroredMesh
+) -> Iterator[tuple[KubernetesMesh, Deployment]]:
+    backend = make_fallback(emulator, kubeconfig)
+    deployment = world()
+    backend.deploy(deployment)
+    yield backend, deployment
+    backend.teardown(deployment)
+    backend.close()

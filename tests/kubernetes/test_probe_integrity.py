@@ -1,5 +1,6 @@
 """A probe that could not run, or did not really test the policy, never counts as a deny:
-forged output, slow servers, foreign 403s, stale targets and not-yet-realised policy."""
+forged output, slow servers, foreign 403s, stale targets, drops Hubble did not record, and
+not-yet-realised policy."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 
 from clustermesh_emulator import Emulator, ExecRequest
 from clustermesh_emulator.mesh import MirroredMesh, Override
+from clustermesh_emulator.meshfaults import MeshFaults
 from pytest_clustermesh.backend import (
     Deployment,
     HttpRequest,
@@ -26,10 +28,20 @@ from pytest_clustermesh.kubernetes.commands import (
     url_of,
 )
 from pytest_clustermesh.kubernetes.execs import run_exec
-from pytest_clustermesh.verdicts import Outcome, ProbeResult, Verdict
+from pytest_clustermesh.verdicts import Outcome, ProbeResult, Proof, Verdict
 
-from .conftest import SETTINGS, make_backend
-from .kubeworld import BACKEND_FROM_FRONTEND, C1, CLUSTERS, GLOBAL, cnp, to_pod, to_service, world
+from .conftest import SETTINGS, make_backend, make_fallback
+from .kubeworld import (
+    BACKEND_FROM_FRONTEND,
+    C1,
+    C2,
+    CLUSTERS,
+    GLOBAL,
+    cnp,
+    to_pod,
+    to_service,
+    world,
+)
 
 ECHO = "clustermesh-echo cluster=x pod=y"
 
@@ -271,34 +283,118 @@ def test_an_address_nobody_has_is_dropped_by_the_mirrored_mesh(
     assert (output.exit_code, output.http_code, output.time_connect) == (28, 0, 0.0)
 
 
-# -- 5. policy realisation: confirm what is seen right after a change ----------------------------
+# -- 5. policy realisation: waited for by revision; confirmed where agents cannot be read --------
 
 
-def test_the_old_policy_seen_in_the_first_round_does_not_pass(
+def test_a_late_agent_is_waited_for_so_the_first_round_sees_the_new_policy(
     mirror: MirroredMesh, backend: KubernetesMesh, deployed: Deployment
 ) -> None:
-    """The step before had no policy (tester -> be allowed); this step's policy denies it, but
-    the first round still sees the old state. An item expecting "allow" must not pass."""
+    """cluster1's agents realise policy 0.5 s late: a probe right after the change would still
+    see the old state (tester -> be allowed). The backend waits for the new revision first, so
+    no round ever sees the old policy, and the drop is proven by Hubble."""
+    mirror.mesh_faults = MeshFaults(late_agents={"cluster1": 0.5})
     backend.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
-    mirror.override = first_calls(1, allowed_answer())
+    started = time.monotonic()
     [result] = backend.probe(deployed, [to_pod("tester", C1, C1, "be", 8080, Verdict.ALLOW)])
+    assert time.monotonic() - started >= 0.4
     assert result.outcome is Outcome.DROPPED, result
-    assert history(result) == "allowed, dropped, dropped, dropped"
+    assert history(result) == "dropped, dropped, dropped, dropped"
+    assert result.evidence is not None and result.evidence.reason == "POLICY_DENIED"
 
 
-def test_one_transient_drop_does_not_satisfy_deny(
+def test_a_change_is_one_policy_wait_per_agent_of_its_cluster_and_no_change_none(
+    mirror: MirroredMesh, backend: KubernetesMesh, deployed: Deployment
+) -> None:
+    policy = cnp(deployed, BACKEND_FROM_FRONTEND)
+    before = mirror.agents.revision("cluster1")
+    mirror.agents.calls.clear()
+    backend.set_policies(deployed, C1, [policy])
+    deny, allow = backend.probe(
+        deployed,
+        [
+            to_pod("tester", C1, C1, "be", 8080, Verdict.DENY),
+            to_pod("fe", C1, C1, "be", 8080, Verdict.ALLOW),
+        ],
+    )
+    assert (deny.outcome, deny.attempts, allow.outcome, allow.attempts) == (
+        Outcome.DROPPED, 1, Outcome.ALLOWED, 1
+    )  # fmt: skip
+    policy_calls = [(c, argv[1:4]) for c, argv in mirror.agents.calls if argv[1] == "policy"]
+    assert policy_calls == [
+        ("cluster1", ["policy", "get", "-o"]),
+        ("cluster1", ["policy", "wait", str(before + 1)]),
+    ]
+    mirror.agents.calls.clear()
+    backend.set_policies(deployed, C1, [policy])  # the same again: no change
+    backend.set_policies(deployed, C2, [])  # nothing to remove: no change
+    [same] = backend.probe(deployed, [to_pod("fe", C1, C1, "be", 8080, Verdict.ALLOW)])
+    assert [argv for _, argv in mirror.agents.calls if argv[1] == "policy"] == []
+    assert (same.outcome, same.attempts) == (Outcome.ALLOWED, 1)
+    assert "attempts:" not in same.detail  # one round: no confirmation either
+
+
+def test_agents_that_do_not_realise_the_policy_in_time_fail_the_probes_they_decide(
+    kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
+) -> None:
+    impatient = make_backend(kubeconfig, policy_wait_timeout=0.3)
+    mirror.mesh_faults = MeshFaults(late_agents={"cluster1": 30})
+    try:
+        impatient.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
+        stuck, elsewhere = impatient.probe(
+            deployed,
+            [
+                to_pod("tester", C1, C1, "be", 8080, Verdict.DENY),
+                to_pod("tester", C2, C2, "be", 8080, Verdict.ALLOW),
+            ],
+        )
+    finally:
+        impatient.close()
+    assert stuck.outcome is Outcome.PROBE_ERROR
+    assert "did not realise policy revision" in stuck.detail and C1 in stuck.detail
+    assert elsewhere.outcome is Outcome.ALLOWED
+
+
+def test_a_transient_drop_without_a_hubble_record_is_no_deny(
     mirror: MirroredMesh, backend: KubernetesMesh, deployed: Deployment
 ) -> None:
     backend.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
     mirror.override = first_calls(1, drop())
     [result] = backend.probe(deployed, [to_pod("fe", C1, C1, "be", 8080, Verdict.DENY)])
     assert result.outcome is Outcome.ALLOWED, result
-    assert history(result) == "dropped, allowed, allowed, allowed"
+    assert history(result) == "probe-error, allowed, allowed, allowed"
 
 
-def test_an_outcome_seen_twice_after_a_change_is_confirmed(
-    backend: KubernetesMesh, deployed: Deployment
+def test_without_agents_the_old_policy_seen_first_does_not_pass(
+    mirror: MirroredMesh, fallback: tuple[KubernetesMesh, Deployment]
 ) -> None:
+    """No revision to wait for: the step before had no policy (tester -> be allowed); this
+    step's policy denies it, but the first round still sees the old state. An item expecting
+    "allow" must not pass: a second round has to confirm it."""
+    backend, deployed = fallback
+    backend.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
+    mirror.override = first_calls(1, allowed_answer())
+    [result] = backend.probe(deployed, [to_pod("tester", C1, C1, "be", 8080, Verdict.ALLOW)])
+    assert result.outcome is Outcome.DROPPED, result
+    assert history(result) == "allowed, dropped (confirmation), dropped, dropped"
+    assert result.attempts == 3  # the confirmation round is no retry
+
+
+def test_without_agents_one_transient_drop_does_not_satisfy_deny(
+    mirror: MirroredMesh, fallback: tuple[KubernetesMesh, Deployment]
+) -> None:
+    backend, deployed = fallback
+    backend.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
+    mirror.override = first_calls(1, drop())
+    [result] = backend.probe(deployed, [to_pod("fe", C1, C1, "be", 8080, Verdict.DENY)])
+    assert result.outcome is Outcome.ALLOWED, result
+    assert history(result) == "dropped, allowed (confirmation), allowed, allowed"
+
+
+def test_without_agents_an_outcome_seen_twice_after_a_change_is_confirmed(
+    fallback: tuple[KubernetesMesh, Deployment],
+) -> None:
+    backend, deployed = fallback
+    assert any("--policy-settle" in notice for notice in backend.notices)
     backend.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
     deny, allow = backend.probe(
         deployed,
@@ -307,15 +403,16 @@ def test_an_outcome_seen_twice_after_a_change_is_confirmed(
             to_pod("fe", C1, C1, "be", 8080, Verdict.ALLOW),
         ],
     )
-    assert (deny.outcome, deny.attempts, history(deny)) == (Outcome.DROPPED, 2, "dropped, dropped")
-    assert (allow.outcome, allow.attempts) == (Outcome.ALLOWED, 2)
+    assert (deny.outcome, history(deny)) == (Outcome.DROPPED, "dropped, dropped (confirmation)")
+    assert deny.evidence is not None and deny.evidence.proof is Proof.INFERRED
+    assert (deny.attempts, allow.outcome, allow.attempts) == (1, Outcome.ALLOWED, 1)
 
 
-def test_an_outcome_never_confirmed_is_a_probe_error(
-    kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
+def test_without_agents_an_outcome_never_confirmed_is_a_probe_error(
+    emulator: Emulator, kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
 ) -> None:
     """The retry window closes before the confirmation round could run."""
-    hurried = make_backend(kubeconfig, probe_window=0.01)
+    hurried = make_fallback(emulator, kubeconfig, probe_window=0.01)
     try:
         hurried.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
         [result] = hurried.probe(deployed, [to_pod("tester", C1, C1, "be", 8080, Verdict.DENY)])
@@ -325,22 +422,22 @@ def test_an_outcome_never_confirmed_is_a_probe_error(
     assert "not confirmed" in result.detail
 
 
-def test_a_confirmation_round_may_exceed_the_retry_bound_by_one(
-    kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
+def test_without_agents_a_confirmation_round_may_exceed_the_retry_bound_by_one(
+    emulator: Emulator, kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
 ) -> None:
-    single = make_backend(kubeconfig, probe_attempts=1)
+    single = make_fallback(emulator, kubeconfig, probe_attempts=1)
     try:
         single.set_policies(deployed, C1, [cnp(deployed, BACKEND_FROM_FRONTEND)])
         [result] = single.probe(deployed, [to_pod("tester", C1, C1, "be", 8080, Verdict.DENY)])
     finally:
         single.close()
-    assert (result.outcome, result.attempts) == (Outcome.DROPPED, 2)
+    assert (result.outcome, history(result)) == (Outcome.DROPPED, "dropped, dropped (confirmation)")
 
 
-def test_once_policies_settled_one_round_counts(
-    kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
+def test_without_agents_once_policies_settled_one_round_counts(
+    emulator: Emulator, kubeconfig: str, mirror: MirroredMesh, deployed: Deployment
 ) -> None:
-    settled = make_backend(kubeconfig, policy_settle=0.2)
+    settled = make_fallback(emulator, kubeconfig, policy_settle=0.2)
     try:
         for cluster in CLUSTERS:
             settled.set_policies(deployed, cluster, [cnp(deployed, BACKEND_FROM_FRONTEND)])
@@ -349,6 +446,7 @@ def test_once_policies_settled_one_round_counts(
     finally:
         settled.close()
     assert (result.outcome, result.attempts) == (Outcome.DROPPED, 1)
+    assert "attempts:" not in result.detail
 
 
 def test_no_confirmation_without_a_policy_change(

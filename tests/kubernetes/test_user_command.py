@@ -121,7 +121,9 @@ def test_an_unreachable_context_is_one_clear_line(scenarios: Path, tmp_path: Pat
     assert "kind-cluster1: cannot reach http://127.0.0.1:" in run.stdout
     assert "kind-cluster2: cannot reach http://127.0.0.1:" in run.stdout
     assert "no tests ran" in run.stdout
+    assert "Interrupted: clustermesh: preflight failed, nothing was deployed" in run.stdout
     assert "Traceback" not in run.stdout
+    assert "Exit:" not in run.stdout + run.stderr, "pytest's internal exception name shows"
 
 
 def test_the_emulator_command_line_serves_a_mesh_for_the_users_command(

@@ -34,3 +34,21 @@ def test_the_guide_holds_on_the_real_mesh(pytestconfig: pytest.Config) -> None:
 def test_the_namespace_scenario_holds_on_the_real_mesh(pytestconfig: pytest.Config) -> None:
     result = _run_scenarios(pytestconfig, "scenarios/namespaces")
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+
+
+def test_the_mesh_is_healthy_and_its_evidence_readable(pytestconfig: pytest.Config) -> None:
+    """Preflight on the real mesh: every pair of clusters ready, the agents readable by exec,
+    Hubble running, so revisions are waited for and every deny is proven (no notices)."""
+    from pytest_clustermesh.kubernetes import KubernetesMesh, KubernetesSettings
+    from pytest_clustermesh.session import CHOICE_KEY
+
+    choice = pytestconfig.stash[CHOICE_KEY]
+    backend = KubernetesMesh(
+        choice.contexts, choice.kubeconfig, KubernetesSettings(run_id="realcluster-preflight")
+    )
+    try:
+        facts = backend.facts()
+        assert set(facts) == set(choice.contexts)
+        assert backend.notices == []
+    finally:
+        backend.close()
