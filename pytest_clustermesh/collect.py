@@ -11,13 +11,13 @@ import fnmatch
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from .errors import ClusterMeshError, ScenarioError
-from .options import DEFAULT_SCENARIO_FILES
-from .runner import Judgement, MeshSession
+from .options import DEFAULT_SCENARIO_FILES, policy_roots
+from .runner import Judgement, MeshSession, TooFewClusters
 from .scenario import Case, Scenario, Step, load_scenario
 
 
@@ -41,7 +41,7 @@ class ScenarioFile(pytest.File):
     """A ``*.scenario.yaml`` file; collecting it validates all of it."""
 
     def collect(self) -> Iterator[StepNode]:
-        scenario = load_scenario(self.path)
+        scenario = load_scenario(self.path, policy_roots(self.config))
         by_step: dict[int, list[tuple[int, Case]]] = {step.index: [] for step in scenario.steps}
         for index, case in enumerate(scenario.cases):
             by_step[case.step.index].append((index, case))
@@ -110,7 +110,7 @@ def _run_case(clustermesh_session: MeshSession, request: pytest.FixtureRequest) 
     item.run(clustermesh_session)
 
 
-def _skip_at_item(reason: str) -> None:
+def _skip_at_item(reason: str) -> NoReturn:
     """Skip, reported at the expectation's line rather than at this module's."""
     try:
         exc = pytest.skip.Exception(reason, _use_item_location=True)
@@ -165,7 +165,10 @@ class ScenarioItem(pytest.Function):
             self.add_marker(pytest.mark.xfail(reason=case.xfail, strict=True, raises=CaseFailed))
 
     def run(self, session: MeshSession) -> None:
-        run = session.run_for(self.scenario)
+        try:
+            run = session.run_for(self.scenario)
+        except TooFewClusters as exc:  # e.g. a three-cluster scenario on two contexts
+            _skip_at_item(str(exc))
         reason = run.skip_reason(self.case)
         if reason:
             _skip_at_item(reason)

@@ -208,6 +208,7 @@ class ReportsPlugin:
                 "changes": len(self.comparison.changes),
                 "added": len(self.comparison.added),
                 "removed": len(self.comparison.removed),
+                "changed": [baseline.change_document(c) for c in self.comparison.changes],
             }
         return run
 

@@ -251,6 +251,10 @@ def record_for_case(
     if judgement is None:
         return record
     result = judgement.result
+    # On a real mesh the observation has no reasons of its own: the model's (the oracle's)
+    # explain the verdict it expected, which is what the baseline diff shows across an upgrade.
+    model = judgement.prediction
+    explanation = result.explanation or (model.explanation if model is not None else ())
     return replace(
         record,
         expected=judgement.expected.value,
@@ -261,7 +265,7 @@ def record_for_case(
         prediction=judgement.prediction.outcome.value if judgement.prediction is not None else None,
         detail=result.detail,
         command=result.command,
-        explanation=tuple(result.explanation),
+        explanation=tuple(explanation),
         facts={name: ClusterRecord.of(facts) for name, facts in sorted(judgement.facts.items())},
         message=judgement.message,
     )

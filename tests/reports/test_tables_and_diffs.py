@@ -185,6 +185,96 @@ def test_a_change_of_the_answering_cluster_is_a_change() -> None:
     assert (change.before.value, change.after.value) == ("allowed(cluster1)", "allowed(cluster2)")
 
 
+def test_a_different_pick_within_the_expected_clusters_is_no_change() -> None:
+    """served_by: [cluster1, cluster2] (a global Service without affinity): which backend the
+    load balancer picked is not the verdict; an answer from outside the set is a change."""
+    pool = ("cluster1", "cluster2")
+    before = [record("c1/a", "service/web", "allow", "allowed", served_by=("cluster1",),
+                     expected_served_by=pool)]  # fmt: skip
+    picked = [replace(before[0], served_by=("cluster2",))]
+    comparison = baseline.compare(before, picked)
+    assert (comparison.changes, comparison.unchanged) == ((), 1)
+    outside = [replace(before[0], served_by=("cluster3",))]
+    (change,) = baseline.compare(before, outside).changes
+    assert (change.before.value, change.after.value) == (
+        "allowed(cluster1|cluster2)",
+        "allowed(cluster3)",
+    )
+
+
+def test_each_change_carries_the_models_reasons_and_the_facts_that_changed() -> None:
+    def options(value: str) -> dict[str, str]:
+        return {"policy-default-local-cluster": value, "enable-policy": "default"}
+
+    old = {name: replace(c, options=options("false")) for name, c in facts("1.18").items()}
+    new = {name: replace(c, options=options("true")) for name, c in facts("1.19").items()}
+    before = [
+        record(
+            "c2/a",
+            "c1/web",
+            "allow",
+            "allowed",
+            served_by=("cluster1",),
+            facts=old,
+            explanation=("ingress at cluster1: allowed by CNP ns/p spec ingress[0]",),
+        )
+    ]
+    after = [
+        record(
+            "c2/a",
+            "c1/web",
+            "allow",
+            "dropped",
+            facts=new,
+            explanation=("ingress at cluster1: default deny (selected by CNP ns/p)",),
+        )
+    ]
+    (change,) = baseline.compare(before, after).changes
+    assert baseline.facts_changes(change) == [
+        "Cilium 1.18 -> 1.19",
+        "policy-default-local-cluster: false -> true",
+    ]
+    assert baseline.explain_change(change) == [
+        "s::open::c2/a->c1/web:80: allowed(cluster1) -> dropped",
+        "  facts that changed: Cilium 1.18 -> 1.19; policy-default-local-cluster: false -> true",
+        "  before (Cilium 1.18), the model's explanation:",
+        "    - ingress at cluster1: allowed by CNP ns/p spec ingress[0]",
+        "  after (Cilium 1.19), the model's explanation:",
+        "    - ingress at cluster1: default deny (selected by CNP ns/p)",
+    ]
+    text = baseline.render_text(baseline.compare(before, after), "before.json")
+    assert text[3:] == ["why each verdict changed:"] + [
+        "  " + line for line in baseline.explain_change(change)
+    ]
+    document = baseline.change_document(change)
+    assert json.loads(json.dumps(document)) == document
+    assert document["before"] == {
+        "verdict": "allowed(cluster1)",
+        "cilium": "1.18",
+        "explanation": ["ingress at cluster1: allowed by CNP ns/p spec ingress[0]"],
+    }
+    assert document["facts_changed"][1] == "policy-default-local-cluster: false -> true"
+
+
+def test_an_option_set_differently_per_cluster_is_named_per_cluster() -> None:
+    mixed = {
+        "cluster1": replace(facts("1.19")["cluster1"], options={"x": "true"}),
+        "cluster2": replace(facts("1.19")["cluster2"], options={"x": "false"}),
+    }
+    before = [record("c1/a", "c2/w", "allow", "allowed", facts=facts("1.19"))]
+    after = [record("c1/a", "c2/w", "allow", "dropped", facts=mixed)]
+    (change,) = baseline.compare(before, after).changes
+    assert baseline.facts_changes(change) == [
+        "policy-default-local-cluster: true -> unset",
+        "x: unset -> cluster1=true cluster2=false",
+    ]
+    lines = baseline.explain_change(change)
+    assert lines[-2:] == [
+        "  before (Cilium 1.19): no explanation recorded",
+        "  after (Cilium 1.19): no explanation recorded",
+    ]
+
+
 def test_mixed_versions_are_named_per_cluster() -> None:
     mixed = {**facts("1.18", "cluster1"), **facts("1.19", "cluster2")}
     mixed_record = record("c1/a", "c2/w", "allow", "allowed", facts=mixed)
