@@ -12,9 +12,12 @@ both alike), and prints:
 - at the end, how long pytest's own timer says collecting a 10k-item scenario takes
   (``collected N items in X s`` of ``--collect-only``; target: under 2 s).
 
-Times per group are taken by a small timing plugin written beside the files: the collect
-reports of each file's collectors, and ``pytest_runtest_protocol`` (setup, call, teardown and
-the report hooks) of each item. The session's end (truth tables, summary) is printed apart.
+Both runs leave out hypothesis's pytest plugin, which the project's test extra installs and
+which imports all of hypothesis at the end of every session (a second or more): a user's
+installation does not have it. Times per group are taken by a small timing plugin written
+beside the files: the collect reports of each file's collectors, and
+``pytest_runtest_protocol`` (setup, call, teardown and the report hooks) of each item. The
+session's end (truth tables, summary) is printed apart.
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ def run_size(items: int, workdir: Path) -> dict[str, float]:
     (root / "pytest.ini").write_text("[pytest]\n")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-p", "no:hypothesispytest",
          "--mesh-backend=simulated", "-o", "console_output_style=classic"],
         cwd=root, capture_output=True, text=True,
     )  # fmt: skip
@@ -156,7 +160,8 @@ def collect_time(items: int, workdir: Path) -> tuple[int, float]:
     (root / "big.scenario.yaml").write_text(scenario_text(steps))
     (root / "pytest.ini").write_text("[pytest]\n")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest"],
         cwd=root, capture_output=True, text=True,
     )  # fmt: skip
     match = re.search(r"(\d+) tests? collected in ([\d.]+)s", run.stdout)
