@@ -7,24 +7,15 @@ the command line wins over the ini file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.version import Version
 
 from .errors import ScenarioError, UsageError
-from .facts import (
-    KNOWN_OPTIONS,
-    MODELLED_RANGE,
-    OPTION_VALUES,
-    POLICY_DEFAULT_LOCAL_CLUSTER,
-    alternatives,
-    is_modelled,
-    option_exists,
-    parse_version,
-)
+from .facts import SimSettings, parse_option_items, parse_versions
 from .yamlmarks import load_all
 
 DEFAULT_SIM_VERSION = "1.19"
@@ -56,16 +47,20 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--sim-cilium-version",
         "clustermesh_sim_cilium_version",
-        dict(help=f"Cilium version the simulated mesh models (default {DEFAULT_SIM_VERSION})"),
+        dict(
+            help="Cilium version the simulated mesh models: one for every cluster, or per "
+            f"cluster: cluster1=1.18,cluster2=1.19 (default {DEFAULT_SIM_VERSION})"
+        ),
     ),
     (
         "--sim-option",
         "clustermesh_sim_options",
         dict(
             action="append",
-            metavar="KEY=VALUE",
+            metavar="[CLUSTER:]KEY=VALUE",
             help="a Cilium agent option of every simulated cluster, e.g. "
-            "policy-default-local-cluster=false or enable-policy=always (repeatable)",
+            "policy-default-local-cluster=false or enable-policy=always, or of one: "
+            "cluster2:policy-default-local-cluster=true (repeatable)",
         ),
     ),
     (
@@ -160,7 +155,16 @@ class MeshChoice:
     named_contexts: dict[str, str] = field(default_factory=dict)
     kubeconfig: str | None = None
     sim_version: str = DEFAULT_SIM_VERSION
+    """The Cilium version of every simulated cluster that ``sim`` does not name."""
     sim_options: dict[str, str] = field(default_factory=dict)
+    """Agent options of every simulated cluster."""
+    sim: SimSettings = field(default_factory=SimSettings)
+    """The simulated mesh's settings, per cluster where given."""
+
+    def sim_args(self) -> list[str]:
+        """The command-line options that give the simulated mesh these settings."""
+        args = [f"--sim-cilium-version={self.sim.version_arg()}"]
+        return args + [f"--sim-option={item}" for item in self.sim.option_args()]
 
     @property
     def missing_message(self) -> str:
@@ -186,29 +190,41 @@ def mesh_choice(config: pytest.Config) -> MeshChoice:
         raise UsageError("--mesh-backend=kubernetes needs --kube-contexts=CTX1,CTX2")
     if contexts:
         backend = "kubernetes"
-    version = str(get(config, "clustermesh_sim_cilium_version") or DEFAULT_SIM_VERSION)
-    parsed = _sim_version(version, _source(config, "clustermesh_sim_cilium_version"))
-    sim_options = _sim_options(get(config, "clustermesh_sim_options") or [], parsed)
+    sim = sim_settings(
+        str(get(config, "clustermesh_sim_cilium_version") or DEFAULT_SIM_VERSION),
+        get(config, "clustermesh_sim_options") or [],
+        _source(config, "clustermesh_sim_cilium_version"),
+        _source(config, "clustermesh_sim_options"),
+    )
     kubeconfig = _kubeconfig(config, backend == "kubernetes")
     if backend == "kubernetes" and kubeconfig:
         _check_kubeconfig_files(kubeconfig)
-    return MeshChoice(backend, contexts, named, kubeconfig, version, sim_options)
+    return MeshChoice(backend, contexts, named, kubeconfig, sim.version, dict(sim.options), sim)
+
+
+def sim_settings(
+    versions: str,
+    options: Sequence[str],
+    version_source: str = "--sim-cilium-version",
+    option_source: str = "--sim-option",
+) -> SimSettings:
+    """The simulated mesh's settings from ``--sim-cilium-version`` (``1.19``, or per cluster
+    ``cluster1=1.18,cluster2=1.19``) and ``--sim-option`` items (``KEY=VALUE`` for every
+    cluster, ``CLUSTER:KEY=VALUE`` for one); a bad value is a one-line :class:`UsageError`."""
+    try:
+        default, named = parse_versions(versions, version_source)
+        every, per_cluster = parse_option_items(options, option_source)
+        sim = SimSettings(default or DEFAULT_SIM_VERSION, every, named, per_cluster)
+        sim.check(option_source)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return sim
 
 
 def _source(config: pytest.Config, name: str) -> str:
     """How the user gave option ``name``: its flag, or its ini key."""
     flag = next(flag for flag, ini, _ in _OPTIONS if ini == name)
     return flag if config.getoption(name, default=None) not in (None, []) else name
-
-
-def _sim_version(text: str, source: str) -> Version:
-    try:
-        parsed = parse_version(text)
-    except ValueError as exc:
-        raise UsageError(f"{source}: {exc}") from None
-    if not is_modelled(parsed):
-        raise UsageError(f"{source}: the simulated mesh models Cilium {MODELLED_RANGE}, not {text}")
-    return parsed
 
 
 def _contexts(config: pytest.Config) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -302,28 +318,3 @@ def _check_kubeconfig_files(kubeconfig: str) -> None:
                 f"kubeconfig {file}: not a kubeconfig (one YAML mapping with clusters, "
                 "contexts and users)"
             )
-
-
-def _sim_options(raw: list[str], version: Version) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in raw:
-        key, sep, value = item.partition("=")
-        key, value = key.strip(), value.strip().lower()
-        if not sep or key not in KNOWN_OPTIONS:
-            raise UsageError(
-                f"--sim-option {item!r}: expected KEY=VALUE with KEY one of "
-                f"{', '.join(KNOWN_OPTIONS)}"
-            )
-        if value not in OPTION_VALUES[key]:
-            raise UsageError(
-                f"--sim-option {key} takes {alternatives(OPTION_VALUES[key])}, not {value!r}"
-            )
-        if key == POLICY_DEFAULT_LOCAL_CLUSTER and not option_exists(key, version):
-            raise UsageError(
-                f"--sim-option {key}: the option does not exist in Cilium {version} "
-                "(introduced in 1.18)"
-            )
-        if key in options and options[key] != value:
-            raise UsageError(f"--sim-option {key} is given twice: {options[key]} and {value}")
-        options[key] = value
-    return options

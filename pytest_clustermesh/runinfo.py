@@ -4,8 +4,9 @@ the backend could not do as it should (once), and how many denies rest on infere
 - The header and the terminal summary give the run id and the command that removes what the run
   created, should it crash.
 - The backend's notices (``KubernetesMesh.notices``: agents that cannot be read, Hubble off) are
-  printed once, when the session opens, and again in the summary. Under pytest-xdist a worker
-  sends them to the controller on the next item's report.
+  printed once, when the session opens, and again in the summary. So is a mixed mesh: clusters
+  that run different Cilium versions or options (read by preflight), each named with its own.
+  Under pytest-xdist a worker sends them to the controller on the next item's report.
 - Each item whose deny is inferred from a timeout (``--deny-evidence=timeout``) is counted, and
   the summary says how many denies were inferred rather than proven.
 """
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from .collect import ScenarioItem
+from .facts import mixed_mesh_line
 from .options import MeshChoice
 from .verdicts import Proof
 
@@ -82,6 +84,9 @@ class RunInfo:
         if fixturedef.argname == "clustermesh_session":
             for notice in getattr(value.backend, "notices", []):
                 self._notice(notice)
+            mixed = mixed_mesh_line(value.backend.facts())
+            if mixed:
+                self._notice(mixed)
         return value
 
     def _notice(self, text: str) -> None:

@@ -199,6 +199,12 @@ class ReportsPlugin:
         if choice.backend == "simulated":
             run["sim_cilium_version"] = choice.sim_version
             run["sim_options"] = dict(choice.sim_options)
+            if choice.sim.per_cluster:
+                run["sim_cluster_versions"] = dict(choice.sim.cluster_versions)
+                run["sim_cluster_options"] = {
+                    cluster: dict(options)
+                    for cluster, options in choice.sim.cluster_options.items()
+                }
         else:
             run["kube_contexts"] = list(choice.contexts)
         if self.comparison is not None:
@@ -248,8 +254,7 @@ def rerun_command(choice: MeshChoice, nodeid: str) -> list[str]:
     """The pytest command line that repeats one item on the same mesh."""
     command = ["pytest", nodeid]
     if choice.backend == "simulated":
-        command += ["--mesh-backend=simulated", f"--sim-cilium-version={choice.sim_version}"]
-        command += [f"--sim-option={key}={value}" for key, value in choice.sim_options.items()]
+        command += ["--mesh-backend=simulated", *choice.sim_args()]
     elif choice.contexts:
         named = choice.named_contexts
         contexts = ",".join(f"{k}={v}" for k, v in named.items()) if named else None

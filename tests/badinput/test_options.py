@@ -45,6 +45,66 @@ CASES = [
         (*SIMULATED, "--sim-option=enable-policy=always", "--sim-option=enable-policy=never"),
         "--sim-option enable-policy is given twice: always and never",
     ),
+    # Per cluster: a mixed mesh.
+    usage(
+        "sim-version-of-a-cluster-below-the-model",
+        (*SIMULATED, "--sim-cilium-version=cluster1=1.18,cluster2=1.15"),
+        "--sim-cilium-version: the simulated mesh models Cilium 1.16 to 1.20, not 1.15",
+    ),
+    usage(
+        "sim-version-cluster-twice",
+        (*SIMULATED, "--sim-cilium-version=cluster1=1.18,cluster1=1.19"),
+        "--sim-cilium-version names the cluster 'cluster1' twice",
+    ),
+    usage(
+        "sim-version-two-for-every-cluster",
+        (*SIMULATED, "--sim-cilium-version=1.18,1.19"),
+        "--sim-cilium-version: two versions for every cluster: 1.18 and 1.19",
+    ),
+    usage(
+        "sim-version-empty-cluster",
+        (*SIMULATED, "--sim-cilium-version==1.19"),
+        "--sim-cilium-version: '=1.19': expected VERSION or CLUSTER=VERSION,... "
+        "(e.g. 1.19 or cluster1=1.18,cluster2=1.19)",
+    ),
+    usage(
+        "sim-version-bad-cluster-name",
+        (*SIMULATED, "--sim-cilium-version=Cluster_1=1.19"),
+        "--sim-cilium-version: 'Cluster_1' is not a cluster name (lower-case letters, digits, -)",
+    ),
+    usage(
+        "sim-option-of-a-cluster-value",
+        (*SIMULATED, "--sim-option=cluster2:policy-audit-mode=maybe"),
+        "--sim-option policy-audit-mode takes true or false, not 'maybe'",
+    ),
+    usage(
+        "sim-option-of-a-cluster-twice",
+        (
+            *SIMULATED,
+            "--sim-option=cluster2:enable-policy=always",
+            "--sim-option=cluster2:enable-policy=never",
+        ),
+        "--sim-option enable-policy is given twice for cluster2: always and never",
+    ),
+    usage(
+        "sim-option-the-clusters-version-lacks",
+        (
+            *SIMULATED,
+            "--sim-cilium-version=cluster1=1.17,cluster2=1.19",
+            "--sim-option=cluster1:policy-default-local-cluster=true",
+        ),
+        "--sim-option policy-default-local-cluster: the option does not exist in Cilium 1.17 "
+        "(cluster1) (introduced in 1.18)",
+    ),
+    usage(
+        "sim-option-of-a-cluster-in-the-ini",
+        (),
+        "clustermesh_sim_options 'cluster2:policy-default-local-clustr=true': expected "
+        "[CLUSTER:]KEY=VALUE with KEY one of policy-default-local-cluster, enable-policy, "
+        "policy-audit-mode",
+        ini="clustermesh_backend = simulated\nclustermesh_sim_options =\n"
+        "    cluster2:policy-default-local-clustr=true",
+    ),
     usage(
         "empty-context-entry",
         ("--kube-contexts=kind-cluster1,,kind-cluster2",),

@@ -88,8 +88,62 @@ CASES = [
     when(
         "version-a-list",
         "cilium: [1.19]",
-        "*bad.scenario.yaml:13: steps.0.expect.0.when.cilium: expected a string, true or false "
-        "or a number, got a list",
+        "*bad.scenario.yaml:13: steps.0.expect.0.when.cilium: expected a string, true or false, "
+        "a number or a mapping, got a list",
+    ),
+    # Facts of one cluster: by name, or by role (the probe's source or destination).
+    when(
+        "unknown-cluster",
+        "cluster3: {cilium: '1.19'}",
+        "*bad.scenario.yaml:13: when: unknown fact 'cluster3' (did you mean 'cluster2'? known: "
+        "cilium, policy-default-local-cluster, enable-policy, policy-audit-mode; or, holding "
+        "such facts, a cluster (cluster1, cluster2), source or destination)",
+    ),
+    when(
+        "cluster-facts-not-a-mapping",
+        "destination: true",
+        "*bad.scenario.yaml:13: when: destination: expected a mapping of facts of that cluster, "
+        "such as destination: {cilium: '>=1.19'}",
+    ),
+    when(
+        "cluster-version-read-as-a-float",
+        "cluster2: {cilium: 1.20}",
+        "*bad.scenario.yaml:13: when: cluster2: cilium: a version must be a string, but YAML "
+        'read 1.20 as the number 1.2; quote it: cilium: "1.20"',
+    ),
+    when(
+        "role-option-that-the-version-lacks",
+        "cilium: '<1.18', source: {policy-default-local-cluster: true}",
+        "*bad.scenario.yaml:13: when: source: can never hold: policy-default-local-cluster=true "
+        "is possible on Cilium 1.18, 1.19, 1.20 only, and cilium: '<1.18' excludes them",
+    ),
+    when(
+        "cluster-contradicts-mesh",
+        "policy-audit-mode: true, cluster1: {policy-audit-mode: false}",
+        "*bad.scenario.yaml:13: when: cluster1: can never hold: policy-audit-mode=true in every "
+        "cluster and policy-audit-mode=false in cluster1",
+    ),
+    scenario(
+        "pinned-facts-of-an-unknown-cluster",
+        "clusters: [cluster1, cluster2]\n",
+        "clusters: [cluster1, cluster2]\nfacts:\n  cluster3: {cilium: '1.18'}\n",
+        "*bad.scenario.yaml:3: facts: no cluster 'cluster3' in the scenario (did you mean "
+        "'cluster2'? clusters: cluster1, cluster2)",
+    ),
+    scenario(
+        "pinned-version-a-range",
+        "clusters: [cluster1, cluster2]\n",
+        "clusters: [cluster1, cluster2]\nfacts:\n  cluster2: {cilium: '>=1.18'}\n",
+        "*bad.scenario.yaml:3: facts: cilium: one version such as '1.18', not the range '>=1.18'",
+    ),
+    scenario(
+        "destination-of-a-service",
+        "verdict: allow}",
+        "verdict: allow}\n      - {from: cluster1/frontend, to: service/myapp-service, "
+        "verdict: allow, when: {destination: {cilium: '1.19'}}}",
+        "*bad.scenario.yaml:14: when: destination: service/myapp-service is a Service, and which "
+        "cluster serves it is not fixed; name the cluster (cluster1: {...}) or probe "
+        "cluster/workload",
     ),
 ]
 

@@ -89,7 +89,10 @@ def test_a_suite_without_scenario_items_needs_no_backend(pytester: pytest.Pytest
     [
         (["--mesh-backend=kubernetes"], "--mesh-backend=kubernetes needs --kube-contexts*"),
         ([SIMULATED, "--kube-contexts=a,b"], "*contradict*"),
-        ([SIMULATED, "--sim-option=policy-default-local-clustr=true"], "*expected KEY=VALUE*"),
+        (
+            [SIMULATED, "--sim-option=policy-default-local-clustr=true"],
+            "*expected [[]CLUSTER:]KEY=VALUE*",
+        ),
         (
             [
                 SIMULATED,

@@ -22,6 +22,7 @@ CORE = [
     "pytest_clustermesh.scenario",
     "pytest_clustermesh.simulated",
     "pytest_clustermesh.runner",
+    "pytest_clustermesh.upgradeplan",
 ]
 
 
