@@ -266,9 +266,7 @@ class MirroredMesh:
             return _dropped(curl), curl.connect_timeout  # a stale or unroutable IP
         if deployment is None or source is None:
             return _unreachable(curl), 0.0
-        probe = Probe(
-            context, source, target, curl.port, "TCP", HttpRequest(curl.method, curl.path)
-        )
+        probe = Probe(context, source, target, curl.port, "TCP", _http_request(curl))
         try:
             result = world.mesh.predict(deployment, probe)
         except ClusterMeshError as exc:
@@ -437,6 +435,13 @@ def _unreachable(curl: CurlRequest) -> CurlOutput:
     return _refused(curl, "No route to host")
 
 
+def _http_request(curl: CurlRequest) -> HttpRequest:
+    """The probe's HTTP request back from its curl: method, path, Host and other headers."""
+    host = next((value for name, value in curl.headers if name.lower() == "host"), None)
+    others = tuple((name, value) for name, value in curl.headers if name.lower() != "host")
+    return HttpRequest(curl.method, curl.path, host, others)
+
+
 def _refused(curl: CurlRequest, why: str) -> CurlOutput:
     said = f"curl: (7) Failed to connect to {curl.host} port {curl.port} after 0 ms: {why}"
     return CurlOutput(7, curl_stdout("", 0), said)
@@ -536,7 +541,7 @@ def _workloads(
         template = deployment["spec"]["template"]
         containers = template["spec"]["containers"]
         ports = tuple(
-            PortSpec(int(p["containerPort"]), p.get("protocol", "TCP"))
+            PortSpec(int(p["containerPort"]), p.get("protocol", "TCP"), p.get("name"))
             for c in containers
             for p in c.get("ports") or []
         )
@@ -561,13 +566,30 @@ def _workloads(
                 service_account=template["spec"].get("serviceAccountName"),
                 ports=ports,
                 service=ServiceSpec(
-                    service["metadata"]["name"], dict(service["metadata"].get("annotations") or {})
+                    service["metadata"]["name"],
+                    dict(service["metadata"].get("annotations") or {}),
+                    _annotations_per_cluster(by_kind, key, service),
                 )
                 if service
                 else None,
             )
         )
     return workloads
+
+
+def _annotations_per_cluster(
+    by_kind: Mapping[str, list[tuple[str, Obj]]], key: str, service: Obj
+) -> dict[str, dict[str, str]]:
+    """The annotations of ``service``'s namesakes of deployment ``key``, per cluster: a
+    Service may carry different annotations in each cluster."""
+    meta = service["metadata"]
+    return {
+        ctx: dict(svc["metadata"].get("annotations") or {})
+        for ctx, svc in by_kind.get("Service", [])
+        if _owner(svc) == key
+        and (svc["metadata"]["namespace"], svc["metadata"]["name"])
+        == (meta["namespace"], meta["name"])
+    }
 
 
 def _is_pod_of(pod: Obj, key: str, workload: str) -> bool:

@@ -37,12 +37,21 @@ class NamespaceSpec:
 class PortSpec:
     port: int
     protocol: Protocol_ = "TCP"
+    name: str | None = None
+    """The container port's name, which policies may name instead of the number."""
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
     annotations: Mapping[str, str] = field(default_factory=dict)
+    annotations_in: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per cluster, annotations merged over ``annotations`` there (a Service may be global but
+    not shared in one cluster, say)."""
+
+    def annotations_at(self, cluster: str) -> dict[str, str]:
+        """The annotations of the Service object in ``cluster``."""
+        return {**self.annotations, **self.annotations_in.get(cluster, {})}
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,10 @@ Target = PodTarget | ServiceTarget
 class HttpRequest:
     method: str = "GET"
     path: str = "/"
+    host: str | None = None
+    """The Host header; ``None``: curl's default, the target's address and port."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Further request headers, (name, value)."""
 
 
 @dataclass(frozen=True)

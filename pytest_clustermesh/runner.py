@@ -113,7 +113,7 @@ class MeshSession:
         if isinstance(self.backend, SimulatedMesh):
             return self.backend
         if self._oracle is None:
-            self._oracle = SimulatedMesh(self.backend.facts())
+            self._oracle = SimulatedMesh(self.backend.facts(), advisory=True)
         return self._oracle
 
     def run_for(self, scenario: Scenario) -> ScenarioRun:

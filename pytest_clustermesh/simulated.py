@@ -10,14 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .backend import Deployment, PodTarget, PolicyDoc, Probe, ServiceTarget, WorkloadSpec
+from .backend import (
+    Deployment,
+    HttpRequest,
+    PodTarget,
+    PolicyDoc,
+    Probe,
+    ServiceTarget,
+    WorkloadSpec,
+)
 from .errors import BackendError, PolicyError
 from .facts import ClusterFacts, parse_version, resolve_options
 from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
 from .policy.decide import Decision
 from .policy.labels import Identity, pod_identity
 from .policy.pairs import Endpoint, prediction_table
-from .policy.rules import Rule
+from .policy.rules import Rule, unreadable_rule
 from .policy.services import ServiceView, reachable_clusters
 from .verdicts import MODEL_EVIDENCE, Outcome, ProbeResult
 
@@ -47,9 +55,12 @@ class SimulatedMesh:
 
     name = "simulated"
 
-    def __init__(self, facts: Mapping[str, ClusterFacts]) -> None:
+    def __init__(self, facts: Mapping[str, ClusterFacts], *, advisory: bool = False) -> None:
         # Kept as given: a mapping that creates clusters on first use stays lazy.
         self._facts = facts if isinstance(facts, dict) else dict(facts)
+        self.advisory = advisory
+        """The oracle of a real mesh: a policy the model rejects does not stop the run (the
+        real API server and agents decide); the verdicts it could change become unknown."""
         self._deployments: dict[str, Deployment] = {}
         self._policies: dict[tuple[str, str], tuple[PolicyDoc, ...]] = {}
         self._cluster_policy: dict[str, ClusterPolicy] = {}
@@ -120,7 +131,8 @@ class SimulatedMesh:
                         f"no pod of {probe.target} runs (replicas 0 or not deployed there)"
                     )
                 else:
-                    by_flow.setdefault(_flow(probe), []).append((position, source, target))
+                    flow = _flow(probe, target, deployment)
+                    by_flow.setdefault(flow, []).append((position, source, target))
             else:
                 results[position] = self._to_service(deployment, source, probe.target, probe)
         for flow, cells in by_flow.items():
@@ -155,7 +167,9 @@ class SimulatedMesh:
                 detail=f"Service {target.name} does not exist in {source.cluster}",
             )
         views = {
-            cluster: ServiceView(cluster, owner.service.annotations, owner.replicas_at(cluster))
+            cluster: ServiceView(
+                cluster, owner.service.annotations_at(cluster), owner.replicas_at(cluster)
+            )
             for cluster in owner.clusters
         }
         local = views.pop(source.cluster)
@@ -168,7 +182,7 @@ class SimulatedMesh:
         for cluster in clusters:
             pod = self._first_pod(deployment, cluster, owner.name)
             assert pod is not None  # a cluster with healthy backends has pods
-            results.append(self._to_pod(source, pod, probe, notes))
+            results.append(self._to_pod(source, pod, probe, notes, deployment=deployment))
         outcomes = {result.outcome for result in results}
         if len(outcomes) > 1:
             split = ", ".join(f"{r.served_pod}: {r.outcome.value}" for r in results)
@@ -195,6 +209,7 @@ class SimulatedMesh:
         probe: Probe,
         notes: tuple[str, ...],
         decision: Decision | None = None,
+        deployment: Deployment | None = None,
     ) -> ProbeResult:
         if decision is None:
             decision = decide_flow(
@@ -202,10 +217,17 @@ class SimulatedMesh:
                 source.identity,
                 self._policy_of(target.cluster),
                 target.identity,
-                _flow(probe),
+                _flow(probe, target, deployment),
             )
-        reasons = (*notes, *decision.reasons)
+        reasons = (*notes, *self._settings_named(source.cluster, target.cluster, decision.reasons))
         outcome = decision.outcome
+        if outcome is Outcome.PROBE_ERROR:
+            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            return ProbeResult(
+                outcome,
+                detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
+                explanation=reasons,
+            )
         listening = any(
             p.port == probe.port and p.protocol == probe.protocol for p in target.workload.ports
         )
@@ -221,6 +243,30 @@ class SimulatedMesh:
             explanation=reasons,
             evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
         )
+
+    def _settings_named(
+        self, source: str, target: str, reasons: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """Where the two clusters of a flow differ in version or options (a mixed mesh), each
+        direction's reasons say which cluster's settings decided it: ``ingress at cluster1
+        (Cilium 1.19, policy-default-local-cluster=true, the version's default): ...``."""
+        egress, ingress = self._cluster(source), self._cluster(target)
+        if egress.setting == ingress.setting:
+            return reasons
+        prefixes = {
+            f"{direction} at {facts.cluster_name}:": (
+                f"{direction} at {facts.cluster_name} ({facts.setting}):"
+            )
+            for direction, facts in (("egress", egress), ("ingress", ingress))
+        }
+        named = []
+        for reason in reasons:
+            for prefix, replacement in prefixes.items():
+                if reason.startswith(prefix):
+                    reason = replacement + reason[len(prefix) :]
+                    break
+            named.append(reason)
+        return tuple(named)
 
     def _first_pod(self, deployment: Deployment, cluster: str, workload: str) -> _Pod | None:
         key = (deployment.key, cluster, workload)
@@ -272,9 +318,10 @@ class SimulatedMesh:
             return parse_document(doc.body, ctx)
         except InvalidPolicy as exc:
             where = ".".join(map(str, exc.path))
-            raise PolicyError(
-                f"{facts.logical} rejects {doc.ref}: {where + ': ' if where else ''}{exc.message}"
-            ) from exc
+            message = f"{where + ': ' if where else ''}{exc.message}"
+            if self.advisory:
+                return [unreadable_rule(doc.ref, f"the model rejects it ({message})")]
+            raise PolicyError(f"{facts.logical} rejects {doc.ref}: {message}") from exc
 
     def _cluster(self, cluster: str) -> ClusterFacts:
         try:
@@ -285,10 +332,32 @@ class SimulatedMesh:
             ) from None
 
 
-def _flow(probe: Probe) -> Flow:
-    http = probe.http
-    method, path = (http.method, http.path) if http else ("GET", "/")
-    return Flow(probe.port, probe.protocol, method, path)
+def _flow(probe: Probe, target: _Pod, deployment: Deployment | None) -> Flow:
+    """The flow of ``probe`` to ``target``: with the name its container port has (named ports
+    in policies resolve to it) and the names that stand for several numbers in the mesh."""
+    http = probe.http or HttpRequest()
+    method, path = http.method, http.path
+    wanted = (probe.port, probe.protocol)
+    name = next((p.name for p in target.workload.ports if (p.port, p.protocol) == wanted), None)
+    return Flow(
+        probe.port,
+        probe.protocol,
+        method,
+        path,
+        port_name=name,
+        ambiguous=_ambiguous_names(deployment),
+        host=http.host,
+        headers=http.headers,
+    )
+
+
+def _ambiguous_names(deployment: Deployment | None) -> frozenset[str]:
+    numbers: dict[str, set[tuple[int, str]]] = {}
+    for workload in deployment.workloads if deployment else ():
+        for port in workload.ports:
+            if port.name:
+                numbers.setdefault(port.name, set()).add((port.port, port.protocol))
+    return frozenset(name for name, found in numbers.items() if len(found) > 1)
 
 
 def _error(detail: str) -> ProbeResult:

@@ -1,9 +1,10 @@
 """A small two-cluster world for model tests: the setup of docs/cilium-semantics.md's facts.
 
 Clusters ``c1`` and ``c2`` each run, in namespace ``demo`` (labels ``team=a``): ``fe``
-(app=frontend), ``tester`` (app=test), ``be`` (app=backend, listening on 8080 and 80); in
-namespace ``other`` (labels ``team=b``): ``fe-other`` (app=frontend). ``echo`` serves port 80
-behind Service ``echo``.
+(app=frontend), ``tester`` (app=test), ``be`` (app=backend, listening on 8080 named ``http``
+and 80 named ``web``); in namespace ``other`` (labels ``team=b``): ``fe-other``
+(app=frontend). ``echo`` serves port 80, named ``http`` (so ``http`` stands for two numbers in
+the mesh), behind Service ``echo``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def world(
                 "demo",
                 {"app": "backend"},
                 CLUSTERS,
-                ports=(PortSpec(8080), PortSpec(80)),
+                ports=(PortSpec(8080, name="http"), PortSpec(80, name="web")),
             ),
             WorkloadSpec(
                 "echo",
@@ -61,7 +62,7 @@ def world(
                 "demo",
                 {"app": "echo"},
                 CLUSTERS,
-                ports=(PortSpec(80),),
+                ports=(PortSpec(80, name="http"),),
                 service=ServiceSpec("echo", dict(echo_annotations or {})),
                 replicas_in=dict(echo_replicas or {}),
             ),
@@ -123,7 +124,7 @@ def probe(
     port: int = 8080,
     *,
     protocol: str = "TCP",
-    http: tuple[str, str] | None = None,
+    http: tuple[Any, ...] | None = None,
 ) -> ProbeResult:
     src_cluster, src = source.split("/")
     kind, name = target.split("/")

@@ -28,6 +28,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..backend import HttpRequest
+
 MARKER_PREFIX = "@@clustermesh-"
 _MARKER = re.compile(rf"^{re.escape(MARKER_PREFIX)}[0-9a-f]{{32}}$")
 ARGV0 = "clustermesh-probe"
@@ -79,6 +81,8 @@ class CurlRequest:
     method: str = "GET"
     connect_timeout: float = 2.0
     max_time: float = 5.0
+    headers: tuple[tuple[str, str], ...] = ()
+    """Request headers, ``Host`` among them when the probe sets it."""
 
     @property
     def host(self) -> str:
@@ -94,6 +98,14 @@ class CurlRequest:
     def path(self) -> str:
         rest = self.url.split("://", 1)[-1]
         return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+def http_headers(http: HttpRequest | None) -> tuple[tuple[str, str], ...]:
+    """The headers curl sends for ``http``: ``Host`` first when the probe sets it."""
+    if http is None:
+        return ()
+    host = (("Host", http.host),) if http.host else ()
+    return (*host, *http.headers)
 
 
 def url_of(ip: str, port: int, path: str) -> str:
@@ -113,6 +125,7 @@ def curl_argv(request: CurlRequest) -> list[str]:
         _seconds(request.max_time),
         "--request",
         request.method,
+        *(arg for name, value in request.headers for arg in ("--header", f"{name}: {value}")),
         "--write-out",
         WRITE_OUT,
         request.url,
@@ -270,12 +283,18 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
     if not argv or argv[0] != "curl":
         raise ValueError(f"not a curl command: {shlex.join(argv)}")
     values: dict[str, str] = {}
+    headers: list[tuple[str, str]] = []
     url = None
     args = iter(argv[1:])
     for arg in args:
         if arg in ("--silent", "--show-error"):
             continue
-        if arg in ("--connect-timeout", "--max-time", "--request", "--write-out"):
+        if arg == "--header":
+            name, sep, value = next(args, "").partition(": ")
+            if not sep:
+                raise ValueError(f"a header without ': ' in {shlex.join(argv)}")
+            headers.append((name, value))
+        elif arg in ("--connect-timeout", "--max-time", "--request", "--write-out"):
             values[arg] = next(args, "")
         elif arg.startswith("-"):
             raise ValueError(f"unknown curl option {arg}")
@@ -288,6 +307,7 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
         values.get("--request", "GET"),
         float(values.get("--connect-timeout", "2")),
         float(values.get("--max-time", "5")),
+        tuple(headers),
     )
 
 

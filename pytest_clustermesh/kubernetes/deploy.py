@@ -90,7 +90,7 @@ def _create_all(cluster: Cluster, deployment: Deployment, settings: KubernetesSe
             body["metadata"]["name"],
             body,
         )
-        service = manifests.service(workload, deployment, settings)
+        service = manifests.service(workload, deployment, settings, cluster.context)
         if service is not None:
             _apply(
                 cluster,

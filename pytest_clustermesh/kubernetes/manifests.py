@@ -14,6 +14,7 @@ from ..backend import (
     OWNER_LABEL,
     Deployment,
     NamespaceSpec,
+    PortSpec,
     WorkloadSpec,
     dns_name,
     ownership_labels,
@@ -102,6 +103,11 @@ def _containers(
         return [{"name": workload.role, "image": image, "command": ["sleep", "infinity"]}]
     image = workload.image or settings.server_image
     text = echo_text(cluster, f"$({POD_NAME_ENV})")
+
+    def container_port(port: PortSpec) -> dict[str, Any]:
+        named = {"name": port.name} if port.name else {}
+        return {"containerPort": port.port, "protocol": "TCP", **named}
+
     return [
         {
             "name": f"echo-{port.port}",
@@ -110,7 +116,7 @@ def _containers(
             "env": [
                 {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
             ],
-            "ports": [{"containerPort": port.port, "protocol": "TCP"}],
+            "ports": [container_port(port)],
             "readinessProbe": {"tcpSocket": {"port": port.port}, "periodSeconds": 2},
         }
         for port in listening
@@ -118,12 +124,18 @@ def _containers(
 
 
 def service(
-    workload: WorkloadSpec, deployment: Deployment, settings: KubernetesSettings
+    workload: WorkloadSpec,
+    deployment: Deployment,
+    settings: KubernetesSettings,
+    cluster: str | None = None,
 ) -> Manifest | None:
+    """The workload's Service; in ``cluster`` (as the deployment names it) with that
+    cluster's own annotations, if the scenario gives some."""
     if workload.service is None:
         return None
     metadata = _metadata(workload.service.name, workload, deployment, settings)
-    metadata["annotations"] = dict(workload.service.annotations)
+    annotations = workload.service.annotations_at(cluster) if cluster else None
+    metadata["annotations"] = annotations or dict(workload.service.annotations)
     ports = [
         {
             "name": f"{port.protocol.lower()}-{port.port}",

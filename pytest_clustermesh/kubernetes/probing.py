@@ -44,6 +44,7 @@ from .commands import (
     BatchOutputError,
     CurlRequest,
     batch_argv,
+    http_headers,
     kubectl_command,
     new_marker,
     parse_batch_output,
@@ -245,6 +246,7 @@ def plan(
         http.method if http else "GET",
         settings.connect_timeout,
         settings.max_time,
+        http_headers(http),
     )
     namespace = deployment.workload(probe.source).namespace
     return Planned(probe.source_cluster, namespace, pods[0].name, request, ip, pods[0])

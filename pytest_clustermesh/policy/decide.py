@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from ..verdicts import Outcome
-from .labels import Identity, Requirement
+from .labels import CLUSTER, NAMESPACE, Identity, Requirement
 from .rules import Direction, Entry, HttpRule, Peer, PortRule, Rule
 
 
@@ -56,13 +56,26 @@ class Flow:
     protocol: str = "TCP"
     method: str = "GET"
     path: str = "/"
+    port_name: str | None = None
+    """The destination pod's name for the port, if its container port has one (s5)."""
+    host: str | None = None
+    """The Host header the request sets; ``None``: curl's default (the target's address)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    ambiguous: frozenset[str] = frozenset()
+    """Port names that stand for several numbers among the mesh's pods (egress before 1.20
+    resolves a name per node, cilium#24779)."""
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
-    """ALLOWED, DROPPED or L7_DENIED."""
+    """ALLOWED, DROPPED or L7_DENIED; PROBE_ERROR when the model cannot tell, because what
+    decides it is a feature the model does not cover (the reasons name it)."""
     reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def unknown(self) -> bool:
+        return self.outcome is Outcome.PROBE_ERROR
 
 
 def decide_direction(
@@ -91,12 +104,64 @@ def decide_flow(
 
 
 def combine(egress: Outcome, ingress: Outcome) -> Outcome:
-    """The outcome of a flow from its two direction outcomes, as :func:`decide_flow` has it."""
+    """The outcome of a flow from its two direction outcomes, as :func:`decide_flow` has it.
+
+    A drop on either side settles it; otherwise a direction the model cannot tell (PROBE_ERROR)
+    leaves the flow unknown.
+    """
     if egress is Outcome.DROPPED or ingress is Outcome.DROPPED:
         return Outcome.DROPPED
+    if Outcome.PROBE_ERROR in (egress, ingress):
+        return Outcome.PROBE_ERROR
     if Outcome.L7_DENIED in (egress, ingress):
         return Outcome.L7_DENIED
     return Outcome.ALLOWED
+
+
+def _peer_miss(entry: Entry, peer: Identity, local_cluster: str) -> str:
+    """Why none of ``entry``'s peers selects ``peer``, term by term."""
+    if not entry.peers:
+        return "it selects no peer (an entry with no L3 or L4 part allows nothing)"
+    return "; ".join(_one_peer_miss(p, peer, local_cluster) for p in entry.peers)
+
+
+def _one_peer_miss(candidate: Peer, peer: Identity, local_cluster: str) -> str:
+    if candidate.kind == "entity":
+        if candidate.entity == "cluster":
+            return (
+                f"entity cluster selects pods of {local_cluster} only "
+                f"(the peer is in {peer.cluster})"
+            )
+        return f"entity {candidate.entity} never selects a pod"
+    if candidate.kind in ("cidr", "nodes"):
+        return f"{candidate.text}: never a pod"
+    if candidate.selector is None:
+        return candidate.text
+    reasons = []
+    for req in sorted(candidate.selector.requirements, key=str):
+        if req.matches(peer):
+            continue
+        if req == candidate.local_scope:
+            reasons.append(
+                f"scoped to the local cluster {local_cluster} ({candidate.scope_note}; the "
+                f"peer is in {peer.cluster})"
+            )
+        elif req == candidate.namespace_scope:
+            reasons.append(
+                f"limited to the policy's namespace {_values(req)} (the peer is in "
+                f"{peer.namespace})"
+            )
+        elif req.key == CLUSTER:
+            reasons.append(f"it names cluster {_values(req)} (the peer is in {peer.cluster})")
+        elif req.key == NAMESPACE:
+            reasons.append(f"it names namespace {_values(req)} (the peer is in {peer.namespace})")
+        else:
+            reasons.append(f"{req} does not hold for the peer")
+    return f"{candidate.text}: " + ", ".join(reasons) if reasons else candidate.text
+
+
+def _values(req: Requirement) -> str:
+    return "/".join(sorted(req.values)) or req.operator
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +171,7 @@ def combine(egress: Outcome, ingress: Outcome) -> Outcome:
 # Why a direction decided as it did; a compact decision keeps the kind and the ids to explain
 # it later.
 _NEVER, _DENIED, _ALWAYS, _DEFAULT_DENY, _NO_DEFAULT_DENY, _UNSELECTED = range(6)
-_L4_ALLOWED, _HTTP_ALLOWED, _L7_DENIED = range(6, 9)
+_L4_ALLOWED, _HTTP_ALLOWED, _L7_DENIED, _UNKNOWN = range(6, 10)
 
 #: Bounds of the per-index caches; past them a cache starts over (as the old LRU bound did).
 _DECISION_CACHE = 1 << 16
@@ -124,6 +189,8 @@ class _Compact:
     """The deciding deny entry, or the admitting allow entries, as entry ids."""
     http: HttpRule | None = None
     audited: bool = False
+    unknown: str = ""
+    """For an unknown verdict: the feature the model does not cover that decides it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +203,9 @@ class Selection:
     allow: tuple[tuple[int, ...], tuple[int, ...]]
     enforcing: tuple[tuple[str, ...], tuple[str, ...]]
     """Origins of the selecting rules that put the direction into default deny, in order."""
+    unknown: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    """Per direction, what selecting rules do that the model does not cover (rule origin and
+    feature)."""
 
 
 def _slot(direction: Direction) -> int:
@@ -189,7 +259,7 @@ class PolicyIndex:
         self._classes: dict[int, int] = {}
         self._class_bits: list[int] = []
         # caches
-        self._ports: dict[tuple[int, str], list[PortRule | None]] = {}
+        self._ports: dict[tuple[int, str, str | None, frozenset[str]], list[PortRule | None]] = {}
         self._compact: dict[tuple[Direction, Flow], dict[tuple[int, int], _Compact]] = {}
         self._compact_count = 0
         self._decisions: dict[tuple[Direction, Identity, Identity, Flow], Decision] = {}
@@ -232,10 +302,16 @@ class PolicyIndex:
         deny: tuple[list[int], list[int]] = ([], [])
         allow: tuple[list[int], list[int]] = ([], [])
         enforcing: tuple[list[str], list[str]] = ([], [])
+        unknown: tuple[list[str], list[str]] = ([], [])
         for i in chosen:
             for slot, direction in ((0, "ingress"), (1, "egress")):
                 if direction in rules[i].default_deny:
                     enforcing[slot].append(rules[i].origin)
+                unknown[slot].extend(
+                    f"{rules[i].origin}: {why}"
+                    for where, why in rules[i].unknown
+                    if where == direction
+                )
                 for e in self._rule_entries[i][slot]:
                     (deny if self.entries[e].deny else allow)[slot].append(e)
         return Selection(
@@ -244,6 +320,7 @@ class PolicyIndex:
             (tuple(deny[0]), tuple(deny[1])),
             (tuple(allow[0]), tuple(allow[1])),
             (tuple(enforcing[0]), tuple(enforcing[1])),
+            (tuple(unknown[0]), tuple(unknown[1])),
         )
 
     def peer_class(self, peer: Identity) -> int:
@@ -312,12 +389,24 @@ class PolicyIndex:
 
     def _port_rules(self, flow: Flow) -> list[PortRule | None]:
         """Per entry id, the port rule admitting the flow's port/protocol, or None."""
-        key = (flow.port, flow.protocol)
+        key = (flow.port, flow.protocol, flow.port_name, flow.ambiguous)
         found = self._ports.get(key)
         if found is None:
-            found = [entry.port_rule(flow.port, flow.protocol) for entry in self.entries]
+            found = [self._port_rule(entry, flow) for entry in self.entries]
             self._ports[key] = found
         return found
+
+    @staticmethod
+    def _port_rule(entry: Entry, flow: Flow) -> PortRule | None:
+        for rule in entry.ports or ():
+            if rule.per_node and rule.name in flow.ambiguous:
+                return PortRule(
+                    None,
+                    unknown=f"named port {rule.name!r}, which stands for several numbers "
+                    "among the mesh's pods; before 1.20 egress resolves it per node, not per "
+                    "destination (cilium#24779)",
+                )
+        return entry.port_rule(flow.port, flow.protocol, flow.port_name)
 
     def _evaluate(
         self, direction: Direction, selection: Selection, peer_bits: int, flow: Flow
@@ -329,10 +418,21 @@ class PolicyIndex:
         ports = self._port_rules(flow)
         masks = self._entry_peer_masks
         verdict: _Compact | None = None
+        unsure = ""
         for e in selection.deny[slot]:
-            if masks[e] & peer_bits and ports[e] is not None:
+            rule = ports[e]
+            if masks[e] & peer_bits and rule is not None:
+                if rule.unknown:
+                    unsure = unsure or f"{self.entries[e].origin}: {rule.unknown}"
+                    continue
                 verdict = _Compact(Outcome.DROPPED, _DENIED, (e,))
                 break
+        # A deny the model can tell settles the verdict; otherwise a deny it cannot tell, or a
+        # selecting rule it cannot read, leaves it unknown.
+        if verdict is None and not unsure and selection.unknown[slot]:
+            unsure = selection.unknown[slot][0]
+        if verdict is None and unsure:
+            verdict = _Compact(Outcome.PROBE_ERROR, _UNKNOWN, unknown=unsure)
         if verdict is None:
             allows = tuple(
                 e for e in selection.allow[slot] if masks[e] & peer_bits and ports[e] is not None
@@ -353,17 +453,32 @@ class PolicyIndex:
             return _Compact(Outcome.ALLOWED, verdict.kind, verdict.entries, audited=True)
         return verdict
 
-    @staticmethod
-    def _l7(allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Compact:
+    def _l7(self, allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Compact:
         """An allow without L7 rules admits every request; otherwise the proxy answers 403 to
-        a request no HTTP rule matches (security/policy/language.rst, layer7)."""
-        http_lists = [rule.http for e in allows if (rule := ports[e]) is not None]
-        if any(http is None for http in http_lists):
+        a request no HTTP rule matches (security/policy/language.rst, layer7). A port rule the
+        model does not cover (a named port, DNS, Kafka or header rules) that could admit the
+        flow leaves it unknown, unless a rule the model can tell admits it."""
+        rules = [(e, rule) for e in allows if (rule := ports[e]) is not None]
+        if any(rule.http is None and rule.unknown is None for _, rule in rules):
             return _Compact(Outcome.ALLOWED, _L4_ALLOWED, allows)
-        for http_rules in http_lists:
-            for http in http_rules or ():
-                if http.matches(flow.method, flow.path):
+        unsure: HttpRule | None = None
+        for _, rule in rules:
+            for http in rule.http or ():
+                found = http.matches(flow.method, flow.path, flow.host, flow.headers)
+                if found:
                     return _Compact(Outcome.ALLOWED, _HTTP_ALLOWED, allows, http)
+                if found is None:
+                    unsure = unsure or http
+        if unsure is not None:
+            why = (
+                f"the HTTP rule {unsure} on the Host header, which the probe leaves to curl "
+                "(the target's address): give the probe a host"
+            )
+            return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, allows, unknown=why)
+        for e, rule in rules:
+            if rule.unknown:
+                why = f"{self.entries[e].origin}: {rule.unknown}"
+                return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, allows, unknown=why)
         return _Compact(Outcome.L7_DENIED, _L7_DENIED, allows)
 
     # -- explanations ----------------------------------------------------------------------
@@ -413,6 +528,8 @@ class PolicyIndex:
             )
         elif kind == _UNSELECTED:
             text = f"{where}: no policy selects the endpoint"
+        elif kind == _UNKNOWN:
+            text = f"{where}: unknown, the model does not cover {verdict.unknown}"
         else:
             origins = ", ".join(sorted({self.entries[e].origin for e in verdict.entries}))
             if kind == _L4_ALLOWED:
@@ -432,6 +549,42 @@ class PolicyIndex:
                     f"{where}: {flow.method} {flow.path} matches no HTTP rule of {origins} "
                     f"({listed})"
                 )
+        misses = self._near_misses(verdict, direction, selection, peer, flow)
         if verdict.audited:
-            return (text, f"{where}: policy-audit-mode lets it through")
-        return (text,)
+            return (text, *misses, f"{where}: policy-audit-mode lets it through")
+        return (text, *misses)
+
+    def _near_misses(
+        self,
+        verdict: _Compact,
+        direction: Direction,
+        selection: Selection,
+        peer: Identity,
+        flow: Flow,
+    ) -> tuple[str, ...]:
+        """Every other rule entry that selects the endpoint in ``direction``, deny and allow,
+        and why it did not decide: the peer it missed (by which term: local-cluster scoping,
+        a named cluster, a namespace, a label), the port, or that a deny overrode it."""
+        if verdict.kind in (_NEVER, _UNSELECTED):
+            return ()
+        where = f"{direction} at {self.cluster.cluster_name}"
+        slot = _slot(direction)
+        peer_bits = self._class_bits[self.peer_class(peer)]
+        ports = self._port_rules(flow)
+        lines = []
+        for e in (*selection.deny[slot], *selection.allow[slot]):
+            if e in verdict.entries:
+                continue
+            entry = self.entries[e]
+            kind = "deny" if entry.deny else "allow"
+            if not self._entry_peer_masks[e] & peer_bits:
+                why = _peer_miss(entry, peer, self.cluster.cluster_name)
+            elif ports[e] is None:
+                listed = ", ".join(map(str, entry.ports or ())) or "no TCP/UDP/SCTP port"
+                why = f"port {flow.port}/{flow.protocol} is not among its ports ({listed})"
+            elif verdict.kind == _DENIED:
+                why = "it matches, but a deny rule wins"
+            else:
+                continue
+            lines.append(f"{where}: {kind} rule {entry.origin} does not apply: {why}")
+        return tuple(lines)

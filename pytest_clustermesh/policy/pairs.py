@@ -23,7 +23,12 @@ from .decide import ClusterPolicy, Decision, Flow, combine, decide_flow
 from .labels import Identity
 
 #: The outcomes a prediction can have, in code order (a code is an index into this).
-OUTCOMES: tuple[Outcome, ...] = (Outcome.ALLOWED, Outcome.DROPPED, Outcome.L7_DENIED)
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome.ALLOWED,
+    Outcome.DROPPED,
+    Outcome.L7_DENIED,
+    Outcome.PROBE_ERROR,  # the model cannot tell (a feature it does not cover decides)
+)
 _CODE = {outcome: code for code, outcome in enumerate(OUTCOMES)}
 
 
@@ -89,7 +94,8 @@ class PredictionTable:
         return OUTCOMES[self._table[self._slot_of[source] * n + self._slot_of[dest]]]
 
     def counts(self) -> dict[Outcome, int]:
-        """How many pod pairs get each outcome (every outcome listed, zeros included)."""
+        """How many pod pairs get each outcome (every outcome listed, zeros included;
+        PROBE_ERROR counts the pairs the model cannot tell)."""
         totals = [0] * len(OUTCOMES)
         n = len(self._slots)
         counts = self._slot_counts

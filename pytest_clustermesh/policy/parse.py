@@ -1,7 +1,10 @@
 """Policy documents into :class:`~.rules.Rule` objects for one cluster.
 
 Strict like the CRD schemas (an unknown field is an error), and explicit about what the model
-does not cover (``toFQDNs`` and friends never match a pod; named ports are refused). The
+does not cover: ``toFQDNs`` and friends never match a pod, and a feature it cannot evaluate
+(a named port, DNS, Kafka or HTTP header rules, ``fromRequires``) is kept in the rule as
+*unknown*, so the verdicts it decides are unknown with the feature named, while the rest of the
+policy is modelled (the model advises; it never refuses a policy Cilium accepts). The
 cluster-specific parts of import follow ``getEndpointSelector``/``ParseToCiliumRule`` and
 ``addClusterFilterByDefault`` (pkg/k8s/apis/cilium.io/utils/utils.go; docs/cilium-semantics.md
 s1, s2).
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packaging.version import Version
@@ -36,6 +39,7 @@ from .rules import (
     PortRule,
     Rule,
 )
+from .validate import ValidationProblem, prune_nulls, validate
 
 CNP = "CiliumNetworkPolicy"
 CCNP = "CiliumClusterwideNetworkPolicy"
@@ -61,11 +65,23 @@ class ClusterContext:
     cluster_name: str
     version: Version
     default_local_cluster: bool
+    node_selector_labels: bool = False
+    """``enable-node-selector-labels``: whether ``fromNodes``/``toNodes`` are accepted."""
 
 
 def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
-    """Every rule of one policy document, as ``ctx``'s cluster would import it."""
+    """Every rule of one policy document, as ``ctx``'s cluster would import it.
+
+    The document is first validated as the API server and the agent of ``ctx``'s version
+    validate it (:mod:`.validate`); nulls are pruned as the API server prunes them.
+    """
     _expect_mapping(doc, ())
+    doc = prune_nulls(doc)
+    options = {"enable-node-selector-labels": str(ctx.node_selector_labels).lower()}
+    try:
+        validate(doc, ctx.version, options)
+    except ValidationProblem as exc:
+        raise InvalidPolicy(exc.message, exc.path) from None
     kind = doc.get("kind")
     if kind not in API_VERSIONS:
         raise InvalidPolicy(
@@ -171,6 +187,7 @@ class _CiliumRuleParser:
         else:
             parse_selector(spec["nodeSelector"], (*path, "nodeSelector"))
         entries: list[Entry] = []
+        self.unknown: list[tuple[Direction, str]] = []
         for key, direction, deny in _SECTIONS:
             items = spec.get(key)
             if items is None:
@@ -183,6 +200,7 @@ class _CiliumRuleParser:
             subject=subject,
             entries=tuple(entries),
             default_deny=self._default_deny(spec, path),
+            unknown=tuple(dict.fromkeys(self.unknown)),
         )
 
     def _default_deny(self, spec: Mapping[str, Any], path: Path) -> frozenset[Direction]:
@@ -218,10 +236,22 @@ class _CiliumRuleParser:
             if key not in item:
                 continue
             has_l3 = True
+            if key in ("fromRequires", "toRequires"):
+                # Requirements added to every rule selecting the subject (deprecated): beyond
+                # the model, so every verdict of this direction no deny settles is unknown.
+                for i, sel in enumerate(_as_list(item[key], (*path, key))):
+                    parse_selector(sel, (*path, key, i))
+                self.unknown.append((direction, key))
+                continue
             peers += self.peers(key, item[key], (*path, key))
-        ports = None
+        ports: tuple[PortRule, ...] | None = None
         if "toPorts" in item:
-            ports = parse_cilium_ports(item["toPorts"], (*path, "toPorts"), deny, self.ctx)
+            ports = parse_cilium_ports(
+                item["toPorts"], (*path, "toPorts"), deny, self.ctx, direction
+            )
+        elif "icmps" in item:
+            # icmps alone restricts the entry to ICMP: no TCP, UDP or SCTP port is admitted.
+            ports = ()
         if not has_l3:
             # A toPorts-only entry is wildcard L3 (pkg/policy/api/ingress.go); an entry with
             # neither L3 nor L4 adds no filter, so it allows nothing (pkg/policy/rule.go).
@@ -237,8 +267,6 @@ class _CiliumRuleParser:
             ]
         if key in ("fromEntities", "toEntities"):
             return [self._entity_peer(entity, (*path, i)) for i, entity in enumerate(value)]
-        if key in ("fromRequires", "toRequires"):
-            raise InvalidPolicy(f"{key} is deprecated and not modelled; use matchExpressions", path)
         if key in ("fromNodes", "toNodes"):
             for i, sel in enumerate(value):
                 parse_selector(sel, (*path, i))
@@ -247,7 +275,17 @@ class _CiliumRuleParser:
 
     def _endpoint_peer(self, selector: Selector) -> Peer:
         scoped = self._scope_peer(selector)
-        return Peer("endpoints", selector=scoped, text=f"endpoints {scoped}")
+        added = scoped.requirements - selector.requirements
+        local = _local(self.ctx)
+        namespace = _ns(self.namespace) if self.namespace else None
+        return Peer(
+            "endpoints",
+            selector=scoped,
+            text=f"endpoints {scoped}",
+            local_scope=local if local in added else None,
+            namespace_scope=namespace if namespace in added else None,
+            scope_note=_scope_note(self.ctx),
+        )
 
     def _entity_peer(self, entity: Any, path: Path) -> Peer:
         if entity not in KNOWN_ENTITIES:
@@ -282,6 +320,13 @@ class _CiliumRuleParser:
         if self.ctx.default_local_cluster and not selector.has_key(CLUSTER):
             extra.append(_local(self.ctx))
         return selector.with_requirements(extra)
+
+
+def _scope_note(ctx: ClusterContext) -> str:
+    default = "on" if ctx.version >= Version("1.19") else "off"
+    value = "on" if ctx.default_local_cluster else "off"
+    how = "its default" if value == default else f"not its default, {default}"
+    return f"policy-default-local-cluster is {value} in Cilium {ctx.version}, {how}"
 
 
 def _ns(namespace: str) -> Requirement:
@@ -333,7 +378,7 @@ def _prefixed(key: str, source: str | None) -> str:
 
 
 def parse_cilium_ports(
-    raw: Any, path: Path, deny: bool, ctx: ClusterContext
+    raw: Any, path: Path, deny: bool, ctx: ClusterContext, direction: Direction = "ingress"
 ) -> tuple[PortRule, ...]:
     _expect_list(raw, path)
     rules: list[PortRule] = []
@@ -345,58 +390,85 @@ def parse_cilium_ports(
             ("ports", "rules", "terminatingTLS", "originatingTLS", "serverNames", "listener"),
             where,
         )
-        http = _parse_l7(item.get("rules"), (*where, "rules"), deny)
+        http, unknown = _parse_l7(item.get("rules"), (*where, "rules"), deny)
         ports = item.get("ports")
         if not ports:
-            rules.append(PortRule(None, http=http))
+            rules.append(PortRule(None, http=http, unknown=unknown))
             continue
         _expect_list(ports, (*where, "ports"))
         for j, port in enumerate(ports):
-            rules.append(_port_rule(port, (*where, "ports", j), http, ctx, cilium=True))
+            rule = _port_rule(
+                port, (*where, "ports", j), http, ctx, cilium=True, direction=direction
+            )
+            if unknown:
+                rule = replace(rule, unknown=", ".join(filter(None, (rule.unknown, unknown))))
+            rules.append(rule)
     return tuple(rules)
 
 
-def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[HttpRule, ...] | None:
+_L7_FEATURES = {"dns": "DNS L7 rules", "kafka": "Kafka L7 rules", "l7proto": "l7proto rules"}
+
+
+def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[tuple[HttpRule, ...] | None, str | None]:
+    """The HTTP rules the model evaluates, and the L7 feature it does not cover (if any)."""
     if raw is None:
-        return None
+        return None, None
     if deny:
         raise InvalidPolicy("deny rules do not support L7 rules (security/policy/deny.rst)", path)
     _expect_mapping(raw, path)
     _only(raw, ("http", "dns", "kafka", "l7proto", "l7"), path)
-    if "http" not in raw:
-        unsupported = ", ".join(sorted(raw))
-        raise InvalidPolicy(f"L7 rules other than http are not modelled ({unsupported})", path)
-    _expect_list(raw["http"], (*path, "http"))
+    unknown = [_L7_FEATURES[key] for key in ("dns", "kafka", "l7proto") if key in raw]
     out = []
-    for i, rule in enumerate(raw["http"]):
-        where = (*path, "http", i)
-        _expect_mapping(rule, where)
-        _only(rule, ("method", "path", "host", "headers", "headerMatches"), where)
-        if "host" in rule or "headers" in rule or "headerMatches" in rule:
-            raise InvalidPolicy("HTTP host and header rules are not modelled", where)
-        out.append(HttpRule(rule.get("method"), rule.get("path")))
-    return tuple(out)
+    if "http" in raw:
+        _expect_list(raw["http"], (*path, "http"))
+        for i, rule in enumerate(raw["http"]):
+            where = (*path, "http", i)
+            _expect_mapping(rule, where)
+            _only(rule, ("method", "path", "host", "headers", "headerMatches"), where)
+            if "headerMatches" in rule:
+                # Matches with mismatch actions (LOG, ADD, DELETE, REPLACE) and secrets.
+                unknown.append("HTTP headerMatches rules")
+                continue
+            headers: list[tuple[str, str | None]] = []
+            for text in rule.get("headers") or ():
+                # pkg/envoy/server.go getHTTPRule: "X-Key: value" is the header with that
+                # exact value, "X-Key" its presence.
+                name, _, value = str(text).partition(" ")
+                headers.append((name.rstrip(":"), value if value else None))
+            out.append(
+                HttpRule(rule.get("method"), rule.get("path"), rule.get("host"), tuple(headers))
+            )
+    if "http" not in raw and not unknown:
+        return None, None
+    return tuple(out), (", ".join(unknown) or None)
 
 
 def _port_rule(
-    raw: Any, path: Path, http: tuple[HttpRule, ...] | None, ctx: ClusterContext, *, cilium: bool
+    raw: Any,
+    path: Path,
+    http: tuple[HttpRule, ...] | None,
+    ctx: ClusterContext,
+    *,
+    cilium: bool,
+    direction: Direction,
 ) -> PortRule:
     _expect_mapping(raw, path)
     _only(raw, ("port", "endPort", "protocol"), path)
     port = raw.get("port")
     number: int | None
+    named: str | None = None
     if port is None or str(port) == "0":
         number = None
     elif isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
         number = int(port)
         if not 1 <= number <= 65535:
             raise InvalidPolicy(f"port {number} is out of range", (*path, "port"))
+    elif isinstance(port, str) and port:
+        # A named port: Cilium resolves it against the destination pod's container ports
+        # (per destination identity on egress from 1.20; per node before, cilium#24779).
+        number, named = None, port
     else:
-        raise InvalidPolicy(
-            f"named port {port!r}: the model resolves numeric ports only "
-            "(named ports across clusters are unreliable before 1.20, cilium#24779)",
-            (*path, "port"),
-        )
+        raise InvalidPolicy(f"expected a port number or name, got {port!r}", (*path, "port"))
     end = raw.get("endPort")
     if end is not None:
         if cilium and ctx.version < Version("1.16"):
@@ -409,10 +481,11 @@ def _port_rule(
     elif proto in ALL_PROTOCOLS:
         protocols = frozenset({proto})
     else:
-        raise InvalidPolicy(
-            f"protocol {proto!r} is not modelled (TCP, UDP, SCTP, ANY)", (*path, "protocol")
-        )
-    return PortRule(number, end, protocols, http)
+        # VRRP, IGMP (1.19), GRE, IPIP, ... (1.20), admitted by the schema of the version in
+        # force: no TCP, UDP or SCTP probe matches them (docs/cilium-semantics.md s5).
+        protocols = frozenset()
+    per_node = named is not None and direction == "egress" and ctx.version < Version("1.20")
+    return PortRule(number, end, protocols, http, None, named, per_node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,7 +525,7 @@ def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterCo
             _expect_mapping(item, where)
             _only(item, (peer_key, "ports"), where)
             peers = _knp_peers(item.get(peer_key), (*where, peer_key), namespace, ctx)
-            ports = _knp_ports(item.get("ports"), (*where, "ports"), ctx)
+            ports = _knp_ports(item.get("ports"), (*where, "ports"), ctx, direction)  # type: ignore[arg-type]
             entries.append(Entry(direction, False, peers, ports, f"{origin} {key}[{i}]"))  # type: ignore[arg-type]
     unknown = set(types) - {"Ingress", "Egress"}
     if unknown:
@@ -494,10 +567,22 @@ def _knp_peers(raw: Any, path: Path, namespace: str, ctx: ClusterContext) -> tup
             ]
         else:
             extra.append(_ns(namespace))
+        local = None
         if ctx.default_local_cluster and not _names_cluster(item.get("podSelector")):
-            extra.append(_local(ctx))
+            local = _local(ctx)
+            extra.append(local)
         selector = pods.with_requirements(extra)
-        peers.append(Peer("endpoints", selector=selector, text=f"endpoints {selector}"))
+        namespace_scope = _ns(namespace) if "namespaceSelector" not in item else None
+        peers.append(
+            Peer(
+                "endpoints",
+                selector=selector,
+                text=f"endpoints {selector}",
+                local_scope=local if local not in pods.requirements else None,
+                namespace_scope=namespace_scope,
+                scope_note=_scope_note(ctx),
+            )
+        )
     return tuple(peers)
 
 
@@ -515,12 +600,15 @@ def _names_cluster(pod_selector: Any) -> bool:
     )
 
 
-def _knp_ports(raw: Any, path: Path, ctx: ClusterContext) -> tuple[PortRule, ...] | None:
+def _knp_ports(
+    raw: Any, path: Path, ctx: ClusterContext, direction: Direction
+) -> tuple[PortRule, ...] | None:
     if not raw:
         return None
     _expect_list(raw, path)
     return tuple(
-        _port_rule(item, (*path, i), None, ctx, cilium=False) for i, item in enumerate(raw)
+        _port_rule(item, (*path, i), None, ctx, cilium=False, direction=direction)
+        for i, item in enumerate(raw)
     )
 
 
@@ -532,6 +620,11 @@ def _expect_mapping(value: Any, path: Path) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidPolicy(f"expected a mapping, got {_typename(value)}", path)
     return value
+
+
+def _as_list(value: Any, path: Path) -> Sequence[Any]:
+    _expect_list(value, path)
+    return value  # type: ignore[no-any-return]
 
 
 def _expect_list(value: Any, path: Path) -> None:

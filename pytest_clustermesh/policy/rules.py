@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .labels import CLUSTER, Identity, Selector
+from .labels import CLUSTER, Identity, Requirement, Selector
 
 Direction = Literal["ingress", "egress"]
 L4 = Literal["TCP", "UDP", "SCTP"]
@@ -46,6 +46,12 @@ class Peer:
     selector: Selector | None = None
     entity: str | None = None
     text: str = ""
+    local_scope: Requirement | None = None
+    """The local-cluster term that ``policy-default-local-cluster`` added (s2), if any."""
+    namespace_scope: Requirement | None = None
+    """The policy's implicit namespace term (s1), if any."""
+    scope_note: str = ""
+    """Why the local-cluster term is there: the option's value and whether it is the default."""
 
     def matches(self, peer: Identity, local_cluster: str) -> bool:
         if self.kind == "wildcard":
@@ -67,15 +73,42 @@ class Peer:
 class HttpRule:
     method: str | None = None
     path: str | None = None
+    host: str | None = None
+    """A regular expression on the Host header (``:authority``), matched whole."""
+    headers: tuple[tuple[str, str | None], ...] = ()
+    """Headers that must be present, with the exact value when given (pkg/envoy/server.go
+    ``getHTTPRule``: ``"X-Key: value"`` or ``"X-Key"``)."""
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(
+        self,
+        method: str,
+        path: str,
+        host: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> bool | None:
+        """Whether the request matches; ``None`` when it depends on the Host header and the
+        request leaves it to curl (the target's address, which the model does not know)."""
         # Cilium's HTTP fields are regular expressions matched against the whole value.
         if self.method is not None and not re.fullmatch(self.method, method):
             return False
-        return self.path is None or re.fullmatch(self.path, path) is not None
+        if self.path is not None and re.fullmatch(self.path, path) is None:
+            return False
+        sent = {name.lower(): value for name, value in headers}
+        for name, value in self.headers:
+            if name.lower() not in sent or (value is not None and sent[name.lower()] != value):
+                return False
+        if self.host is not None:
+            if host is None:
+                return None
+            return re.fullmatch(self.host, host) is not None
+        return True
 
     def __str__(self) -> str:
-        return f"{self.method or '*'} {self.path or '*'}"
+        extra = "".join(
+            [f" host={self.host}" if self.host else ""]
+            + [f" {n}: {v}" if v is not None else f" {n}" for n, v in self.headers]
+        )
+        return f"{self.method or '*'} {self.path or '*'}{extra}"
 
 
 @dataclass(frozen=True)
@@ -87,16 +120,28 @@ class PortRule:
     end_port: int | None = None
     protocols: frozenset[L4] = ALL_PROTOCOLS
     http: tuple[HttpRule, ...] | None = None
+    unknown: str | None = None
+    """What of this port rule the model does not cover (DNS or Kafka rules, HTTP header
+    rules): when it could admit a flow, the model cannot say what Cilium decides."""
+    name: str | None = None
+    """A named port: it admits the destination pod's container port of that name (s5)."""
+    per_node: bool = False
+    """A named port of an egress rule before 1.20, resolved per node rather than per
+    destination (cilium#24779): a name with several numbers in the mesh is unknown."""
 
-    def matches(self, port: int, protocol: str) -> bool:
+    def matches(self, port: int, protocol: str, name: str | None = None) -> bool:
         if protocol not in self.protocols:
             return False
+        if self.name is not None:
+            return name == self.name
         if self.port is None:
-            return True
+            return True  # every port, or a named port the model cannot resolve
         return self.port <= port <= (self.end_port or self.port)
 
     def __str__(self) -> str:
         where = "any port" if self.port is None else str(self.port)
+        if self.name is not None:
+            where = f"port {self.name!r}"
         if self.end_port:
             where += f"-{self.end_port}"
         protos = "ANY" if self.protocols == ALL_PROTOCOLS else "/".join(sorted(self.protocols))
@@ -115,7 +160,7 @@ class Entry:
     """``None``: every port and protocol."""
     origin: str
 
-    def port_rule(self, port: int, protocol: str) -> PortRule | None:
+    def port_rule(self, port: int, protocol: str, name: str | None = None) -> PortRule | None:
         """What the entry allows on ``port``/``protocol``: ``None`` if nothing.
 
         Every ``toPorts`` item of the entry that admits the port counts: if one of them has no
@@ -124,14 +169,18 @@ class Entry:
         """
         if self.ports is None:
             return PortRule(None)
-        matching = [rule for rule in self.ports if rule.matches(port, protocol)]
+        matching = [rule for rule in self.ports if rule.matches(port, protocol, name)]
         if not matching:
             return None
-        if len(matching) == 1 or any(rule.http is None for rule in matching):
-            return next((r for r in matching if r.http is None), matching[0])
+        plain = next((r for r in matching if r.http is None and r.unknown is None), None)
+        if plain is not None:
+            return plain
+        if len(matching) == 1:
+            return matching[0]
         merged = tuple(http for rule in matching for http in rule.http or ())
+        unknown = next((rule.unknown for rule in matching if rule.unknown), None)
         first = matching[0]
-        return PortRule(first.port, first.end_port, first.protocols, merged)
+        return PortRule(first.port, first.end_port, first.protocols, merged, unknown)
 
 
 @dataclass(frozen=True)
@@ -144,6 +193,22 @@ class Rule:
     entries: tuple[Entry, ...]
     default_deny: frozenset[Direction]
     """Directions this rule switches its subjects to default deny in."""
+    unknown: tuple[tuple[Direction, str], ...] = ()
+    """Directions in which what this rule does to its subjects is beyond the model, each with
+    the feature (``fromRequires``, or a document the model could not read at all): every
+    verdict there that no deny settles is unknown."""
 
     def selects(self, endpoint: Identity) -> bool:
         return self.subject is not None and self.subject.matches(endpoint)
+
+
+def unreadable_rule(origin: str, why: str) -> Rule:
+    """A policy the model cannot read at all, as the oracle of a real mesh keeps it: it may
+    select any endpoint, so every verdict of its cluster that no deny settles is unknown."""
+    return Rule(
+        origin,
+        Selector(),
+        (),
+        frozenset(),
+        (("ingress", why), ("egress", why)),
+    )

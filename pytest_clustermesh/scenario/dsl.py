@@ -18,6 +18,11 @@ StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
 HTTP_PATH = r"^/\S*$"
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 L4Protocol = Literal["TCP", "UDP", "SCTP"]
+#: A container port name (IANA_SVC_NAME): at most 15 lower-case letters, digits and '-'.
+PortName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15),
+]
 VerdictName = Literal["allow", "deny", "drop", "l7-deny", "refused"]
 ConditionValue = str | bool | int | float
 
@@ -35,6 +40,9 @@ class NamespaceModel(_Strict):
 class PortModel(_Strict):
     port: PortNumber
     protocol: L4Protocol = "TCP"
+    name: PortName | None = Field(
+        None, description="the container port's name, for policies that name the port"
+    )
 
 
 class ServiceModel(_Strict):
@@ -44,6 +52,11 @@ class ServiceModel(_Strict):
     annotations: dict[str, str] = Field(
         default_factory=dict,
         description="e.g. service.cilium.io/global: 'true', service.cilium.io/affinity: local",
+    )
+    cluster_annotations: dict[Name, dict[str, str]] = Field(
+        default_factory=dict,
+        description="per cluster, annotations merged over `annotations` in that cluster, "
+        "e.g. {cluster2: {service.cilium.io/shared: 'false'}}",
     )
 
 
@@ -71,12 +84,23 @@ class WorkloadModel(_Strict):
             raise ValueError("a client workload has no ports or service; make it a server")
         if self.role == "server" and self.port is None and not self.ports:
             raise ValueError("a server workload needs port or ports")
+        names = [p.name for p in self.port_list() if p.name]
+        if len(names) != len(set(names)):
+            raise ValueError("two ports of a workload share a name")
+        for name in names:
+            if "--" in name or not any(c.isalpha() for c in name):
+                raise ValueError(
+                    f"port name {name!r}: a container port name needs a letter and no '--'"
+                )
         return self
 
     def port_list(self) -> list[PortModel]:
         if self.port is not None:
-            return [PortModel(port=self.port)]
-        return [p if isinstance(p, PortModel) else PortModel(port=p) for p in self.ports or []]
+            return [PortModel(port=self.port, name=None)]
+        return [
+            p if isinstance(p, PortModel) else PortModel(port=p, name=None)
+            for p in self.ports or []
+        ]
 
 
 class PolicySourceModel(_Strict):
@@ -95,6 +119,13 @@ class PolicySourceModel(_Strict):
 class HttpModel(_Strict):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     path: Annotated[str, StringConstraints(pattern=HTTP_PATH)] = "/"
+    host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:\[\]-]+$")] | None = Field(
+        None, description="the Host header (default: curl's, the target's address and port)"
+    )
+    headers: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")],
+        Annotated[str, StringConstraints(pattern=r"^[ -~]*$")],
+    ] = Field(default_factory=dict, description="request headers, e.g. {X-Token: abc}")
 
 
 class ExpectationModel(_Strict):
@@ -113,8 +144,12 @@ class ExpectationModel(_Strict):
     served_by: Name | list[Name] | None = Field(
         None, description="the cluster(s) whose backend must answer (allow, service targets)"
     )
-    when: dict[str, ConditionValue] | None = Field(
-        None, description="facts the mesh must have for this to apply: cilium: '>=1.19', options"
+    when: dict[str, ConditionValue | dict[str, ConditionValue]] | None = Field(
+        None,
+        description="facts the mesh must have for this to apply: cilium: '>=1.19' and agent "
+        "options hold in every cluster; under a cluster's name, or source/destination (the "
+        "probe's clusters), a mapping of facts that hold in that cluster only, e.g. "
+        "destination: {policy-default-local-cluster: true}",
     )
     xfail: str | None = Field(None, description="a known gap: expected to fail, strictly")
 
@@ -164,6 +199,12 @@ class ScenarioModel(_Strict):
     workloads: dict[Name, WorkloadModel] = Field(min_length=1)
     policies: dict[Name, PolicySourceModel] = Field(default_factory=dict)
     steps: list[StepModel] = Field(min_length=1)
+    facts: dict[Name, dict[str, ConditionValue]] | None = Field(
+        None,
+        description="the mesh this scenario is written for, per cluster: cilium: '1.18' and "
+        "agent options. The simulated mesh runs these clusters so (over --sim-cilium-version "
+        "and --sim-option); on real clusters each expectation is skipped unless they hold",
+    )
 
 
 def json_schema() -> dict[str, Any]:

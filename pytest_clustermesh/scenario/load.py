@@ -11,12 +11,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
 from pydantic import ValidationError
 
 from ..backend import HttpRequest, PodTarget, Probe, ServiceTarget, Target
 from ..errors import Location, ScenarioError
-from ..facts import Condition, ConditionError
+from ..facts import MODELLED_RELEASES as RELEASES
+from ..facts import Condition, ConditionError, parse_pins
 from ..policy import ClusterContext, InvalidPolicy, parse_document
 from ..verdicts import Verdict
 from ..yamlmarks import MarkedDict, line_of, load_all, load_one, source_text, walk_strings
@@ -175,11 +175,41 @@ class _Loader:
                 sources[name] = self.policy_source(model, name, ("policies", name))
         deployment = build_deployment(scenario, "collect")
         ctx = template_context(deployment, None)
-        check = ClusterContext("cluster", Version("1.20"), default_local_cluster=True)
-        for source in sources.values():
+        # Every modelled release: a policy is an error here only when every release rejects
+        # it; what one release rejects is that cluster's error when the step applies it
+        # (the simulated mesh), or the real API server's and agent's call (a real mesh).
+        # enable-node-selector-labels is unknown before a run: fromNodes is accepted here.
+        check = [ClusterContext("cluster", v, True, node_selector_labels=True) for v in RELEASES]
+        keys: dict[str, list[tuple[tuple[str, str | None, str], Any, Location]]] = {}
+        for ref, source in sources.items():
             for doc, location in zip(source.documents, source.locations, strict=True):
-                self.check_policy(doc, location, deployment, ctx, check)
+                key = self.check_policy(doc, location, deployment, ctx, check)
+                keys.setdefault(ref, []).append((key, doc, location))
+        for step in steps:
+            for cluster, refs in step.policies.items():
+                self.check_unique_names(step, cluster, [k for ref in refs for k in keys[ref]])
         return sources
+
+    @staticmethod
+    def check_unique_names(
+        step: Step,
+        cluster: str,
+        docs: Sequence[tuple[tuple[str, str | None, str], Any, Location]],
+    ) -> None:
+        """Two policies of one kind, namespace and name in one cluster: the API server keeps
+        one object per name, so the second would replace the first (or be refused)."""
+        seen: dict[tuple[str, str | None, str], Location] = {}
+        for key, doc, location in docs:
+            if key in seen:
+                line = line_of(doc, ("metadata", "name")) if isinstance(doc, MarkedDict) else None
+                kind, _, name = key
+                raise ScenarioError(
+                    f"step {step.name!r} applies two {kind} objects named {name!r} in the same "
+                    f"namespace to {cluster} (the other at {seen[key]}); one cluster holds one "
+                    "policy per name",
+                    Location(location.path, line or location.line),
+                )
+            seen[key] = location
 
     def ref_location(
         self, model: dsl.ScenarioModel, step: Step, cluster: str, ref: str
@@ -234,8 +264,10 @@ class _Loader:
         location: Location,
         deployment: Any,
         ctx: Any,
-        check: ClusterContext,
-    ) -> None:
+        check: Sequence[ClusterContext],
+    ) -> tuple[str, str | None, str]:
+        """Check one document; its (kind, namespace, name) as applied."""
+
         def fail(message: str, path: Sequence[Any] = ()) -> ScenarioError:
             line = line_of(doc, path) if isinstance(doc, MarkedDict) else None
             return ScenarioError(message, Location(location.path, line or location.line))
@@ -248,10 +280,15 @@ class _Loader:
             raise fail(str(exc), self.template_path(doc, exc)) from None
         except ValueError as exc:
             raise fail(str(exc), ("metadata",)) from None
-        try:
-            parse_document(rendered.body, check)
-        except InvalidPolicy as exc:
-            raise fail(_policy_message(exc), exc.path) from None
+        first: InvalidPolicy | None = None
+        for ctx_ in reversed(check):  # newest first: its message is the one reported
+            try:
+                parse_document(rendered.body, ctx_)
+                return (rendered.kind, rendered.namespace, rendered.name)
+            except InvalidPolicy as exc:
+                first = first or exc
+        assert first is not None, "at least one release is checked"
+        raise fail(_policy_message(first), first.path)
 
     @staticmethod
     def template_path(doc: Any, exc: TemplateError) -> tuple[Any, ...]:
@@ -318,24 +355,52 @@ class _Loader:
                         target,
                         port,
                         protocol,
-                        HttpRequest(expect.http.method, expect.http.path) if expect.http else None,
+                        HttpRequest(
+                            expect.http.method,
+                            expect.http.path,
+                            expect.http.host,
+                            tuple(expect.http.headers.items()),
+                        )
+                        if expect.http
+                        else None,
                         verdict,
                     )
-                    yield Case(step, probe, verdict, served, when, expect.xfail, line)
+                    bound = when.for_probe(cluster, _cluster_of(target)) if when else None
+                    yield Case(step, probe, verdict, served, bound, expect.xfail, line)
 
     def condition(self, expect: dsl.ExpectationModel, where: tuple[Any, ...]) -> Condition | None:
+        """The expectation's ``when:``: facts of the whole mesh, and under a cluster's name or
+        the role ``source``/``destination`` facts of that cluster only. A scenario's
+        ``facts:`` (the mesh it is written for) holds for every expectation too."""
+        data = self.data if isinstance(self.data, dict) else {}
+        clusters = [c for c in data.get("clusters") or [] if isinstance(c, str)]
+        try:
+            pins = parse_pins(data.get("facts") or {}, clusters)
+        except ConditionError as exc:
+            raise self.error(f"facts: {exc}", "facts", *exc.path) from None
         if expect.when is None:
-            return None
+            return Condition().with_pins(pins) if pins else None
+        paths = [
+            (key, *((inner,) if isinstance(value, dict) else ()))
+            for key, value in expect.when.items()
+            for inner in (value if isinstance(value, dict) else [None])
+        ]
         written = {
-            key: text
-            for key in expect.when
-            if (text := source_text(self.data, (*where, "when", key))) is not None
+            ".".join(path): text
+            for path in paths
+            if (text := source_text(self.data, (*where, "when", *path))) is not None
         }
         try:
-            return Condition.parse(expect.when, written)
+            if "destination" in expect.when and expect.to.startswith("service/"):
+                raise ConditionError(
+                    f"destination: {expect.to} is a Service, and which cluster serves it is "
+                    "not fixed; name the cluster (cluster1: {...}) or probe cluster/workload",
+                    None,
+                    "destination",
+                )
+            return Condition.parse(expect.when, written, clusters).with_pins(pins)
         except ConditionError as exc:
-            at = (*where, "when", *([exc.key] if exc.key else []))
-            raise self.error(f"when: {exc}", *at) from None
+            raise self.error(f"when: {exc}", *where, "when", *exc.path) from None
 
     def served_by(
         self,
@@ -453,6 +518,11 @@ class _Loader:
                     "merge them or tell them apart with different when: conditions",
                     Location(self.path, case.line),
                 )
+
+
+def _cluster_of(target: Target) -> str | None:
+    """The cluster of a ``cluster/workload`` target; ``None`` for a Service."""
+    return target.cluster if isinstance(target, PodTarget) else None
 
 
 def _policy_message(exc: InvalidPolicy) -> str:

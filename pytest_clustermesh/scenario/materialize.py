@@ -57,9 +57,13 @@ def build_deployment(
                 replicas=replicas,
                 replicas_in={bind[c]: n for c, n in per_cluster.items()},
                 service_account=spec.service_account,
-                ports=tuple(PortSpec(p.port, p.protocol) for p in spec.port_list()),
+                ports=tuple(PortSpec(p.port, p.protocol, p.name) for p in spec.port_list()),
                 service=(
-                    ServiceSpec(spec.service.name, dict(spec.service.annotations))
+                    ServiceSpec(
+                        spec.service.name,
+                        dict(spec.service.annotations),
+                        {bind[c]: dict(a) for c, a in spec.service.cluster_annotations.items()},
+                    )
                     if spec.service
                     else None
                 ),

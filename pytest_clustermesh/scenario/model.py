@@ -66,7 +66,7 @@ class Case:
             text += f"/{probe.protocol}"
         if probe.http is not None:
             text += f"[{probe.http.method} {probe.http.path}]"
-        if self.when is not None:
+        if self.when is not None and self.when.text:
             text += f"[{self.when.text}]"
         return text
 

@@ -169,7 +169,8 @@ def test_scenario_mistakes_are_located(
         (
             "{app: myapp}}",
             "{app: myapp}, matchExpressions: [{key: a, operator: Is}]}",
-            "*policy.yaml:6: spec.endpointSelector.matchExpressions[[]0[]]: operator must be In*",
+            "*policy.yaml:6: spec.endpointSelector.matchExpressions[[]0[]].operator: "
+            "not valid: 'Is' (expected one of In, NotIn, Exists, DoesNotExist*",
         ),
         (
             "  name: allow\n",
@@ -232,5 +233,8 @@ def test_an_inline_policy_is_checked_too(pytester: pytest.Pytester) -> None:
     )
     output = collect_error(pytester, scenario)
     pytest.LineMatcher(output.splitlines()).fnmatch_lines(
-        ["*bad.scenario.yaml:22: spec.egress[[]0[]].toEntities[[]0[]]: unknown entity 'clusters'"]
+        [
+            "*bad.scenario.yaml:22: spec.egress[[]0[]].toEntities[[]0[]]: "
+            "unknown entity 'clusters' (did you mean 'cluster'?*"
+        ]
     )

@@ -57,7 +57,8 @@ def _re2_pattern(
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_formats = jsonschema.FormatChecker()
+# The formats the API server checks: cidr, not idn-hostname (HTTP host is a regular expression).
+_formats = jsonschema.FormatChecker(formats=())
 
 
 def _is_cidr(value: object) -> bool:
@@ -252,3 +253,12 @@ def test_there_is_something_to_validate() -> None:
         assert (SCHEMAS / name).is_file(), f"missing schema {SCHEMAS / name}"
     assert _cilium(scenario_documents())
     assert len(_cilium(model_test_documents())) > 10
+
+
+def test_the_shipped_schemas_are_these() -> None:
+    """The plugin validates with the copy in pytest_clustermesh/policy/schemas/; it must be
+    these files, with the licence beside them."""
+    shipped = ROOT / "pytest_clustermesh" / "policy" / "schemas"
+    for name in (*SCHEMA_FILES.values(), "LICENSE"):
+        assert (shipped / name).read_bytes() == (SCHEMAS / name).read_bytes(), name
+    assert "MIT" in (shipped / "README.md").read_text(encoding="utf-8")

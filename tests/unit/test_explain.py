@@ -48,8 +48,8 @@ def test_explain_reports_mistakes_without_a_traceback(capsys: pytest.CaptureFixt
     [
         (["--cilium-version", "1.15"], "models Cilium 1.16 to 1.20, not 1.15"),
         (["--cilium-version", "banana"], "--cilium-version:"),
-        (["--option", "enable-policy"], "expected KEY=VALUE"),
-        (["--option", "no-such-option=true"], "expected KEY=VALUE"),
+        (["--option", "enable-policy"], "expected [CLUSTER:]KEY=VALUE"),
+        (["--option", "no-such-option=true"], "expected [CLUSTER:]KEY=VALUE"),
     ],
 )
 def test_explain_rejects_what_it_does_not_model(

@@ -67,11 +67,13 @@ def assert_matches_mesh(
 ) -> None:
     """Every pair: the mesh's probe verdict, with REFUSED (allowed, nothing listens) read as
     the policy's ALLOWED."""
-    http = HttpRequest(flow.method, flow.path)
+    http = HttpRequest(flow.method, flow.path, flow.host, flow.headers)
     for src in matrix.endpoints:
         for dst in matrix.endpoints:
             s_name, s_cluster = src.name.split("@")
             d_name, d_cluster = dst.name.split("@")
+            if _port_name(deployment, d_name, flow.port) != flow.port_name:
+                continue  # a named port: the mesh decides it with that pod's name for the port
             probe = Probe(s_cluster, s_name, PodTarget(d_cluster, d_name), flow.port, "TCP", http)
             result = sim.predict(deployment, probe)
             expected = Outcome.ALLOWED if result.outcome is Outcome.REFUSED else result.outcome
@@ -95,9 +97,30 @@ def test_matrix_agrees_with_the_simulated_mesh_on_every_model_row(row: Row, vers
     sim, deployment = mesh(version, row.options, row.policies)
     facts = sim.facts()
     policies = cluster_policies(facts, row.policies)
-    flow = Flow(row.port, "TCP", *(row.http or ("GET", "/")))
-    matrix = prediction_table(policies, world_endpoints(deployment, facts), flow)
-    assert_matches_mesh(matrix, sim, deployment, flow)
+    names = {p.name for w in deployment.workloads for p in w.ports if p.name}
+    ambiguous = frozenset(
+        n for n in names if len({p.port for w in deployment.workloads for p in w.ports
+                                 if p.name == n}) > 1
+    )  # fmt: skip
+    for port_name in (_port_name(deployment, "be", row.port), None):
+        flow = Flow(
+            row.port,
+            "TCP",
+            method=row.http[0] if row.http else "GET",
+            path=row.http[1] if row.http else "/",
+            port_name=port_name,
+            ambiguous=ambiguous,
+            host=row.http[2] if row.http and len(row.http) > 2 else None,
+            headers=row.http[3] if row.http and len(row.http) > 3 else (),
+        )
+        matrix = prediction_table(policies, world_endpoints(deployment, facts), flow)
+        assert_matches_mesh(matrix, sim, deployment, flow)
+
+
+def _port_name(deployment: Deployment, workload: str, port: int) -> str | None:
+    """The name ``workload``'s container port ``port`` has (named ports, s5)."""
+    spec = next(w for w in deployment.workloads if w.name == workload)
+    return next((p.name for p in spec.ports if p.port == port and p.protocol == "TCP"), None)
 
 
 @settings(max_examples=40, deadline=None)
@@ -151,6 +174,7 @@ def test_pods_sharing_an_identity_are_computed_once() -> None:
         Outcome.ALLOWED: 30_000,
         Outcome.DROPPED: 10_000,
         Outcome.L7_DENIED: 0,
+        Outcome.PROBE_ERROR: 0,
     }
     assert matrix.outcome("a-c2-7", "b-c1-3") is Outcome.DROPPED
     assert matrix.outcome("b-c1-3", "a-c2-7") is Outcome.ALLOWED

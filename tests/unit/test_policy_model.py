@@ -23,6 +23,8 @@ ALLOWED, DROPPED, L7, REFUSED = (
     Outcome.L7_DENIED,
     Outcome.REFUSED,
 )
+UNKNOWN = Outcome.PROBE_ERROR
+"""The model cannot tell: a feature it does not cover decides (docs/cilium-semantics.md s13)."""
 ALL_VERSIONS = ("1.16", "1.17", "1.18", "1.19", "1.20")
 
 FROM_FE = {"fromEndpoints": [{"matchLabels": {"app": "frontend"}}]}
@@ -40,7 +42,8 @@ class Row:
     port: int = 8080
     versions: tuple[str, ...] = ALL_VERSIONS
     options: dict[str, str] = field(default_factory=dict)
-    http: tuple[str, str] | None = None
+    http: tuple[Any, ...] | None = None
+    """(method, path[, host[, headers]]), as HttpRequest takes them."""
     protocol: str = "TCP"
 
 
@@ -250,6 +253,112 @@ ROWS = [
         "c1/fe-other", "c1/be", ALLOWED),
     Row("s8: an allowed port where nothing listens is refused, not dropped",
         {}, "c1/fe", "c1/be", REFUSED, port=9999),
+    # -- s13: what the model does not cover is unknown, never a guess and never a refusal
+    Row("s5: a named port admits the destination pod's container port of that name",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED),
+    Row("s5: ... and no other port of the pod",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/fe", "c1/be", DROPPED, port=80),
+    Row("s5, s6: a named port in a KNP resolves the same way",
+        {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"podSelector": {
+            "matchLabels": {"app": "frontend"}}}], "ports": [{"port": "web"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED, port=80),
+    Row("s5: a named port admits the name's protocol only",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [
+            {"port": "http", "protocol": "UDP"}]}]})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s5: a deny on a named port drops that port",
+        {"c1": [be_ingress({"fromEntities": ["all"]}, ingressDeny=[
+            {**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]}])]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s5: ... and leaves the pod's other ports",
+        {"c1": [be_ingress({"fromEntities": ["all"]}, ingressDeny=[
+            {**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]}])]},
+        "c1/fe", "c1/be", ALLOWED, port=80),
+    Row("s5: from 1.20 an egress named port resolves per destination (cilium#44429)",
+        {"c1": [fe_egress({"toEndpoints": [BE], "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED, versions=("1.20",)),
+    Row("s5, s13: before 1.20 an egress named port that stands for several numbers in the "
+        "mesh is unknown (resolved per node, cilium#24779)",
+        {"c1": [fe_egress({"toEndpoints": [BE], "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/fe", "c1/be", UNKNOWN, versions=("1.16", "1.17", "1.18", "1.19")),
+    Row("s5: ... one that stands for one number resolves on every version",
+        {"c1": [fe_egress({"toEndpoints": [BE], "toPorts": [{"ports": [{"port": "web"}]}]})]},
+        "c1/fe", "c1/be", ALLOWED, port=80),
+    Row("s5: a peer the named-port rule does not select is still denied by default",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/tester", "c1/be", DROPPED),
+    Row("s5: an HTTP header rule admits a request carrying the header with that exact value",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"method": "GET", "headers": ["X-Token: 1"]}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/", None, (("x-token", "1"),))),
+    Row("s5: ... and answers 403 to one with another value",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"method": "GET", "headers": ["X-Token: 1"]}]}}]})]},
+        "c1/fe", "c1/be", L7, http=("GET", "/", None, (("X-Token", "2"),))),
+    Row("s5: ... or without it",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"method": "GET", "headers": ["X-Token: 1"]}]}}]})]},
+        "c1/fe", "c1/be", L7, http=("GET", "/")),
+    Row("s5: a header named without a value only needs to be present",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"headers": ["X-Token"]}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/", None, (("X-Token", "anything"),))),
+    Row("s5, Q3: an HTTP host rule matches the Host header whole, as a regular expression",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"host": "api\\.example\\.com"}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/", "api.example.com")),
+    Row("s5: ... and answers 403 to another host",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"host": "api\\.example\\.com"}]}}]})]},
+        "c1/fe", "c1/be", L7, http=("GET", "/", "api.example.com.evil")),
+    Row("s13: a host rule is unknown for a probe that leaves Host to curl (the target's address)",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"host": "api\\.example\\.com"}]}}]})]},
+        "c1/fe", "c1/be", UNKNOWN, http=("GET", "/")),
+    Row("s13: headerMatches (mismatch actions, secrets) decide: unknown",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"headerMatches": [{"name": "X-Token", "value": "1"}]}]}}]})]},
+        "c1/fe", "c1/be", UNKNOWN, http=("GET", "/")),
+    Row("s13: ... an HTTP rule the model covers that matches admits the request (rules add up)",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "http": [{"headerMatches": [{"name": "X-Token", "value": "1"}]},
+                     {"path": "/public"}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED, http=("GET", "/public")),
+    Row("s13, Q4: ... and an L4-only allow of the same port admits every request",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080}, {**FROM_FE, "toPorts": [{"ports": [
+            {"port": "8080"}], "rules": {"http": [{"headerMatches": [{"name": "a"}]}]}}]})]},
+        "c1/fe", "c1/be", ALLOWED),
+    Row("s13: Kafka rules decide: unknown",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+            "kafka": [{"topic": "t"}]}}]})]},
+        "c1/fe", "c1/be", UNKNOWN),
+    Row("s13, s5: a DNS rule on port 53 leaves a probe to another port to default deny",
+        {"c1": [fe_egress({"toEndpoints": [{}], "toPorts": [{"ports": [
+            {"port": "53", "protocol": "UDP"}], "rules": {"dns": [{"matchPattern": "*"}]}}]})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s13: ... and makes a DNS probe to port 53 unknown",
+        {"c1": [fe_egress({"toEndpoints": [{}], "toPorts": [{"ports": [
+            {"port": "53", "protocol": "UDP"}], "rules": {"dns": [{"matchPattern": "*"}]}}]})]},
+        "c1/fe", "c1/be", UNKNOWN, port=53, protocol="UDP"),
+    Row("s13: fromRequires makes every ingress verdict of the endpoints it selects unknown",
+        {"c1": [be_ingress({"fromRequires": [{"matchLabels": {"env": "prod"}}]}, FROM_FE)]},
+        "c1/fe", "c1/be", UNKNOWN),
+    Row("s13: ... but not of endpoints it does not select",
+        {"c1": [be_ingress({"fromRequires": [{"matchLabels": {"env": "prod"}}]}, FROM_FE)]},
+        "c1/fe", "c1/tester", REFUSED),
+    Row("s13, SF8: a deny the model covers settles a verdict an unknown rule touches",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]},
+                           ingressDeny=[FROM_FE])]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s13, s8: a drop at the source's egress settles an unknown ingress",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "http"}]}]}),
+                fe_egress({"toEndpoints": [{"matchLabels": {"app": "test"}}]})]},
+        "c1/fe", "c1/be", DROPPED),
+    Row("s13, s5: an entry with icmps only admits no TCP (rule_validation.go: ICMP is its L4)",
+        {"c1": [be_ingress({**FROM_FE, "icmps": [{"fields": [{"type": 8}]}]})]},
+        "c1/fe", "c1/be", DROPPED),
 ]
 # fmt: on
 
@@ -388,3 +497,227 @@ def test_a_load_balancer_choice_that_changes_the_verdict_is_an_error_not_a_verdi
     result = probe(sim, deployment, "c1/fe", "service/echo", 80)
     assert result.outcome is Outcome.PROBE_ERROR
     assert "depends on which backend" in result.detail
+
+
+# -- s13: unknown verdicts name the feature; the oracle of a real mesh never gates -------------
+
+
+def test_an_unknown_verdict_names_the_feature_and_the_rule() -> None:
+    kafka = be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080"}], "rules": {
+        "kafka": [{"topic": "t"}]}}]})  # fmt: skip
+    sim, deployment = mesh("1.19", policies={"c1": [kafka]})
+    result = probe(sim, deployment, "c1/fe", "c1/be")
+    assert result.outcome is UNKNOWN
+    assert "the model cannot tell" in result.detail
+    assert "CNP demo/p spec ingress[0]: Kafka L7 rules" in result.detail
+    assert any("ingress at c1: unknown" in line for line in result.explanation)
+
+
+def test_the_oracle_of_a_real_mesh_keeps_a_policy_it_rejects_as_unknown() -> None:
+    """A policy the model rejects (here cluster-mesh on 1.19) stops a simulated run, but the
+    oracle beside a real mesh keeps it: the real API server decides, the model says unknown."""
+    from pytest_clustermesh.simulated import SimulatedMesh, simulated_facts
+
+    from ..meshworld import doc, world
+
+    rejected = be_ingress({"fromEntities": ["cluster-mesh"]})
+    oracle = SimulatedMesh(simulated_facts(("c1", "c2"), "1.19"), advisory=True)
+    deployment = world()
+    oracle.deploy(deployment)
+    oracle.set_policies(deployment, "c1", [doc(rejected)])
+    result = probe(oracle, deployment, "c2/fe", "c1/be")
+    assert result.outcome is UNKNOWN
+    assert "the model rejects it" in result.detail
+    assert "cluster-mesh" in result.detail
+    # Egress from c1 is as unknown (the policy could select anything); c2's own agent is not.
+    assert probe(oracle, deployment, "c2/fe", "c2/be").outcome is ALLOWED
+    with pytest.raises(PolicyError):
+        mesh("1.19", policies={"c1": [rejected]})
+
+
+# -- s14: validation as the API server (CRD schema, NetworkPolicy rules) and the agent do it ----
+
+FE_LABELS = {"matchLabels": {"app": "frontend"}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "versions", "message"),
+    [
+        (be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": 8080}]}]}),
+         ALL_VERSIONS, "expected a string, got a number 8080 (quote it)"),
+        (be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "8080", "protocol": "tcp"}]}]}),
+         ALL_VERSIONS, "not valid: 'tcp' (did you mean 'TCP'?"),
+        (be_ingress({"fromCIDR": ["10.0.0.0/33"]}), ALL_VERSIONS, "is not a valid cidr"),
+        (be_ingress({"fromCIDRSet": [{"cidr": "10.0.0.1"}]}), ALL_VERSIONS, "is not a valid cidr"),
+        (be_ingress({"fromEndpoints": [{"matchLabels": {"app": "front end"}}]}),
+         ALL_VERSIONS, "'front end' is not valid here"),
+        (fe_egress({"toCIDR": ["10.0.0.0/8"], "toCIDRSet": [{"cidr": "10.1.0.0/16"}]}),
+         ALL_VERSIONS, "combining toCIDR and toCIDRSet in one rule is not supported"),
+        (be_ingress({**FROM_FE, "fromCIDR": ["10.0.0.0/8"]}),
+         ALL_VERSIONS, "combining fromEndpoints and fromCIDR"),
+        ({**cnp({"endpointSelector": BE, "ingress": [FROM_FE]}),
+          "metadata": {"name": "p", "namespace": "demo", "lables": {"a": "b"}}},
+         ALL_VERSIONS, "unknown field 'lables' (did you mean 'labels'?)"),
+        ({**cnp({"endpointSelector": BE, "ingress": [FROM_FE]}),
+          "metadata": {"name": "p", "namespace": "demo", "labels": {"a": "b c"}}},
+         ALL_VERSIONS, "'b c' is not a valid label value"),
+        (be_ingress({"fromNodes": [FE_LABELS]}),
+         ALL_VERSIONS, "fromNodes needs the agent option enable-node-selector-labels=true"),
+        (be_ingress({**FROM_FE, "icmps": [{"fields": [{"type": 8}]}], **TO_8080}),
+         ALL_VERSIONS, "the icmps block may only be present without toPorts"),
+        (be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "53", "protocol": "UDP"}],
+                                             "rules": {"dns": [{"matchName": "a.b"}]}}]}),
+         ALL_VERSIONS, "DNS rules are not allowed on ingress"),
+        (be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "1", "protocol": "VRRP"}]}]}),
+         ("1.16", "1.17", "1.18"), "protocol 'VRRP' needs Cilium 1.19 or later"),
+        (knp({"podSelector": BE, "ingress": [{"ports": [{"port": 80, "protocol": "tcp"}]}]}),
+         ALL_VERSIONS, "'tcp' is not one of TCP, UDP, SCTP"),
+        (knp({"podSelector": BE, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/40"}}]}]}),
+         ALL_VERSIONS, "'10.0.0.0/40' is not a valid CIDR"),
+        (knp({"podSelector": {"matchLabels": {"app": "back end"}}, "ingress": [{}]}),
+         ALL_VERSIONS, "'back end' is not a valid label value"),
+        (knp({"podSelector": BE, "ingress": [{"from": [{"ipBlock": {
+            "cidr": "10.0.0.0/8", "except": ["11.0.0.0/16"]}}]}]}),
+         ALL_VERSIONS, "must be strictly within 10.0.0.0/8"),
+    ],
+    ids=[
+        "cnp-port-as-integer", "cnp-lower-case-protocol", "cnp-invalid-cidr",
+        "cnp-cidr-without-prefix", "cnp-label-value-with-space", "tocidr-with-tocidrset",
+        "two-l3-kinds", "unknown-metadata-field", "metadata-label-with-space",
+        "fromnodes-without-option", "icmps-with-toports", "dns-on-ingress", "vrrp-before-1.19",
+        "knp-lower-case-protocol", "knp-invalid-cidr", "knp-label-value-with-space",
+        "knp-except-outside-cidr",
+    ],
+)  # fmt: skip
+def test_what_the_api_server_or_the_agent_rejects_is_an_error(
+    doc: dict[str, Any], versions: tuple[str, ...], message: str
+) -> None:
+    """s14: each check on every version it applies to."""
+    for version in versions:
+        with pytest.raises(PolicyError) as info:
+            mesh(version, policies={"c1": [doc]})
+        assert message in str(info.value), version
+
+
+@pytest.mark.parametrize(
+    ("doc", "versions", "source", "expected"),
+    [
+        (be_ingress({"fromEndpoints": None}), ALL_VERSIONS, "c1/fe", DROPPED),
+        (be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "1", "protocol": "VRRP"}]}]}),
+         ("1.19", "1.20"), "c1/fe", DROPPED),
+        (be_ingress({"fromEntities": ["cluster-mesh"]}), ("1.20",), "c2/fe", ALLOWED),
+        (cnp({"endpointSelector": BE, "ingress": [FROM_FE]}, name="p"), ALL_VERSIONS, "c1/fe",
+         REFUSED),
+    ],
+    ids=["fromendpoints-null-is-an-entry-with-nothing", "vrrp-from-1.19", "cluster-mesh-1.20",
+         "plain"],
+)  # fmt: skip
+def test_what_the_api_server_accepts_is_modelled(
+    doc: dict[str, Any], versions: tuple[str, ...], source: str, expected: Outcome
+) -> None:
+    """s14: ``fromEndpoints:`` left empty (null) is pruned by the API server: ``ingress: [{}]``,
+    default deny with nothing allowed (SF6)."""
+    for version in versions:
+        sim, deployment = mesh(version, policies={"c1": [doc]})
+        port = 8080 if expected is not REFUSED else 9999
+        assert probe(sim, deployment, source, "c1/be", port).outcome is expected, version
+
+
+# -- near misses: every rule selecting the endpoint, and why it did not match (s2, SF17) ---------
+
+ALL_IN = cnp({"endpointSelector": {}, "ingress": [{"fromEntities": ["all"]}]}, name="allow-all-in")
+DENY_FE = cnp({"endpointSelector": {}, "ingressDeny": [FROM_FE]}, name="deny-fe")
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_a_deny_scoped_to_the_local_cluster_is_named_with_why(version: str) -> None:
+    """SF17: a namespace-wide ingressDeny without a cluster key covers remote pods up to 1.18;
+    from 1.19 policy-default-local-cluster scopes it to the local cluster, and the explanation
+    says so rather than only naming the allow."""
+    sim, deployment = mesh(version, policies={"c1": [ALL_IN, DENY_FE]})
+    result = probe(sim, deployment, "c2/fe", "c1/be")
+    text = "\n".join(result.explanation)
+    if version in ("1.16", "1.17", "1.18"):
+        assert result.outcome is DROPPED, text
+        assert "denied by CNP demo/deny-fe" in text
+        return
+    assert result.outcome is ALLOWED, text
+    assert (
+        "ingress at c1: deny rule CNP demo/deny-fe spec ingressDeny[0] does not apply: "
+        "endpoints" in text
+    )
+    assert (
+        f"scoped to the local cluster c1 (policy-default-local-cluster is on in Cilium "
+        f"{version}, its default; the peer is in c2)" in text
+    )
+
+
+def test_a_near_miss_says_when_the_option_is_not_the_versions_default() -> None:
+    sim, deployment = mesh(
+        "1.18", {"policy-default-local-cluster": "true"}, policies={"c1": [FE_8080]}
+    )
+    text = "\n".join(probe(sim, deployment, "c2/fe", "c1/be").explanation)
+    assert "policy-default-local-cluster is on in Cilium 1.18, not its default, off" in text
+
+
+@pytest.mark.parametrize(
+    ("policy", "source", "port", "says"),
+    [
+        (FE_OF_C2, "c1/fe", 8080, "it names cluster c2 (the peer is in c1)"),
+        (FE_8080, "c1/fe-other", 8080,
+         "limited to the policy's namespace demo (the peer is in other)"),
+        (FE_8080, "c1/fe", 80, "port 80/TCP is not among its ports (8080/TCP)"),
+        (FE_8080, "c1/tester", 8080, "any:app=frontend does not hold for the peer"),
+        (be_ingress({"fromEntities": ["cluster"]}), "c2/fe", 8080,
+         "entity cluster selects pods of c1 only (the peer is in c2)"),
+        (knp_from({"podSelector": {"matchLabels": {"app": "frontend"}}}), "c2/fe", 8080,
+         "scoped to the local cluster c1 (policy-default-local-cluster is on in Cilium 1.19"),
+    ],
+    ids=["named-cluster", "namespace", "port", "label", "entity-cluster", "knp-local-scope"],
+)  # fmt: skip
+def test_a_near_miss_names_the_term_that_missed(
+    policy: dict[str, Any], source: str, port: int, says: str
+) -> None:
+    sim, deployment = mesh("1.19", policies={"c1": [policy]})
+    result = probe(sim, deployment, source, "c1/be", port)
+    assert result.outcome is DROPPED
+    text = "\n".join(result.explanation)
+    assert "rule " in text and "does not apply: " in text and says in text, text
+
+
+# -- s7, SF12: a Service with different annotations per cluster ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("per_cluster", "source", "served"),
+    [
+        ({"c1": {"service.cilium.io/shared": "false"}}, "c2/fe", {"c2"}),
+        ({"c1": {"service.cilium.io/shared": "false"}}, "c1/fe", {"c1", "c2"}),
+        ({"c2": {"service.cilium.io/global": "false"}}, "c1/fe", {"c1"}),
+        ({"c1": {"service.cilium.io/affinity": "local"}}, "c1/fe", {"c1"}),
+        ({"c1": {"service.cilium.io/affinity": "local"}}, "c2/fe", {"c1", "c2"}),
+    ],
+    ids=["c1-not-shared-seen-from-c2", "c1-not-shared-seen-from-c1", "c2-not-global",
+         "affinity-local-in-c1-only", "c2-keeps-no-affinity"],
+)  # fmt: skip
+def test_a_services_annotations_count_per_cluster(
+    per_cluster: dict[str, dict[str, str]], source: str, served: set[str]
+) -> None:
+    """SF12, s7: each cluster's own Service object decides: whether it shares its backends, and
+    the affinity and global flag of the caller's cluster."""
+    import dataclasses
+
+    from ..meshworld import world
+
+    base = world(GLOBAL)
+    workloads = tuple(
+        dataclasses.replace(w, service=dataclasses.replace(w.service, annotations_in=per_cluster))
+        if w.service
+        else w
+        for w in base.workloads
+    )
+    deployment = dataclasses.replace(base, workloads=workloads)
+    sim, _ = mesh("1.19", deployment=deployment)
+    result = probe(sim, deployment, source, "service/echo", 80)
+    assert result.outcome is ALLOWED
+    assert result.served_by == served
