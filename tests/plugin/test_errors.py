@@ -6,32 +6,7 @@ import textwrap
 
 import pytest
 
-GOOD = """\
-clusters: [cluster1, cluster2]
-workloads:
-  frontend: {role: client, labels: {app: frontend}}
-  myapp:
-    role: server
-    labels: {app: myapp}
-    port: 80
-    service: {name: myapp-service}
-steps:
-  - name: open
-    policies: {cluster1: [policy.yaml]}
-    expect:
-      - {from: cluster1/frontend, to: cluster1/myapp, verdict: allow}
-"""
-
-POLICY = """\
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: allow
-spec:
-  endpointSelector: {matchLabels: {app: myapp}}
-  ingress:
-    - fromEndpoints: [{matchLabels: {app: frontend}}]
-"""
+from ..badinput.cases import GOOD, POLICY
 
 
 def collect_error(pytester: pytest.Pytester, scenario: str, policy: str = POLICY) -> str:
