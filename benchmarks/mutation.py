@@ -1,0 +1,285 @@
+"""Mutation testing of the safety-critical modules, with mutmut; prints the score per module and
+the run time. Not part of ``.ci/run``: a full run takes tens of minutes. See docs/mutation.md.
+
+    python benchmarks/mutation.py                 # every group
+    python benchmarks/mutation.py core cleanup    # some groups (see GROUPS)
+    python benchmarks/mutation.py --survivors     # also list the surviving mutants
+
+Each group runs on its own: the tree is copied (tracked and untracked files, without virtual
+environments or caches) to a work directory per group, and mutmut runs there, with
+``[tool.mutmut]`` of pyproject.toml narrowed to the group's modules and tests, so a mutant runs
+only the tests that pin its module (those of them that call its function). The working tree is
+never mutated; ``mutmut show NAME`` in a group's work directory shows a mutant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKDIR = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest-clustermesh-mutation"
+
+
+@dataclass(frozen=True)
+class Group:
+    modules: tuple[str, ...]
+    """Globs of the files to mutate, relative to the repository root."""
+    tests: tuple[str, ...]
+    """The tests that pin them; mutmut runs, per mutant, those that call its function."""
+    functions: tuple[str, ...] = ()
+    """Only these functions' mutants (mutmut name globs); default: every function."""
+
+
+GROUPS = {
+    # Stable modules: the verdict, the judgement and the run-to-run diff.
+    "core": Group(
+        (
+            "pytest_clustermesh/runner.py",
+            "pytest_clustermesh/verdicts.py",
+            "pytest_clustermesh/reports/baseline.py",
+        ),
+        (
+            "tests/unit/test_verdicts.py",
+            "tests/unit/test_reconcile.py",
+            "tests/unit/test_mutation_pins.py",
+            "tests/kubernetes/test_evidence_pure.py",
+            "tests/reports/test_results_and_baseline.py",
+            "tests/reports/test_tables_and_diffs.py",
+            "tests/reports/test_baseline_keys.py",
+        ),
+    ),
+    # Reading what curl did: pure functions, pinned by pure tests.
+    "curl": Group(
+        ("pytest_clustermesh/kubernetes/classify.py", "pytest_clustermesh/kubernetes/commands.py"),
+        (
+            "tests/kubernetes/test_classify.py",
+            "tests/kubernetes/test_commands.py",
+            "tests/kubernetes/test_pure.py",
+            "tests/kubernetes/test_probe_integrity_more.py",
+        ),
+    ),
+    "cleanup": Group(
+        ("pytest_clustermesh/kubernetes/cleanup.py",),
+        (
+            "tests/kubernetes/test_pure.py",
+            "tests/kubernetes/test_cleanup_safety.py",
+            "tests/unit/test_mutation_pins.py",
+        ),
+    ),
+    # Probing runs against the emulated API server, the slowest group by far: its mutants are
+    # those of the functions that decide what a round's outcome means (docs/mutation.md).
+    "probing": Group(
+        ("pytest_clustermesh/kubernetes/probing.py",),
+        (
+            "tests/kubernetes/test_evidence_pure.py",
+            "tests/kubernetes/test_probe_integrity.py",
+            "tests/kubernetes/test_probe_integrity_more.py",
+        ),
+        tuple(
+            f"pytest_clustermesh.kubernetes.probing.{name}__mutmut_*"
+            for name in (
+                "x__final",
+                "x__again",
+                "x__confirmed",
+                "x__accepts",
+                "x__recheck",
+                "x__no_backend_drop",
+                "x__batch_results",
+                "x__expects_denial",
+                "x__ready",
+                "xǁSnapshotǁchanged",
+                "xǁSnapshotǁbackends",
+            )
+        ),
+    ),
+    # Being changed by other work while this was set up (issues 10 and 13): provisional.
+    "policy": Group(
+        ("pytest_clustermesh/policy/*",),
+        (
+            "tests/unit/test_policy_model.py",
+            "tests/unit/test_explain.py",
+            "tests/unit/test_pairs.py",
+        ),
+    ),
+    "scenario": Group(
+        ("pytest_clustermesh/facts.py", "pytest_clustermesh/scenario/load.py"),
+        ("tests/badinput/test_when.py", "tests/unit/test_materialize.py"),
+    ),
+}
+
+SKIP = {".venv", ".git", "mutants", "__pycache__", ".mypy_cache", ".ruff_cache", ".hypothesis"}
+RESULT = re.compile(r"^\s*(?P<name>[\w.]+)__mutmut_\d+: (?P<status>.+?)\s*$")
+
+
+def copy_tree(workdir: Path, commit: str | None) -> None:
+    """The tree as it is now into ``workdir``.
+
+    With ``commit``, tracked files come from that commit instead (``git archive``, read-only),
+    and only untracked files and pyproject.toml from the working tree: a run then measures the
+    committed code with the new tests, whatever other work has half-changed meanwhile."""
+    git = ["git", "ls-files", "-z", "--others", "--exclude-standard"]
+    if commit is None:
+        git.append("--cached")
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    listed = subprocess.run(git, cwd=ROOT, check=True, capture_output=True).stdout.decode()
+    names = list(filter(None, listed.split("\0")))
+    if commit is not None:
+        names.append("pyproject.toml")
+    for name in names:
+        source = ROOT / name
+        if set(Path(name).parts) & SKIP or not source.is_file():
+            continue
+        target = workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def narrow_config(workdir: Path, groups: list[Group]) -> None:
+    """Rewrite ``[tool.mutmut]`` of the copied pyproject.toml for the chosen groups."""
+    path = workdir / "pyproject.toml"
+    text = path.read_text()
+    config = tomllib.loads(text)["tool"]["mutmut"]
+    modules = sorted({m for g in groups for m in g.modules})
+    tests = sorted({t for g in groups for t in g.tests if (workdir / t).exists()})
+    lines = [
+        "[tool.mutmut]",
+        f"source_paths = {config['source_paths']!r}",
+        f"only_mutate = {modules!r}",
+        f"also_copy = {config['also_copy']!r}",
+        f"pytest_add_cli_args = {config['pytest_add_cli_args']!r}",
+        f"pytest_add_cli_args_test_selection = {tests!r}",
+    ]
+    start = text.index("[tool.mutmut]")
+    end = text.index("\n[", start + 1)
+    path.write_text(text[:start] + "\n".join(lines).replace("'", '"') + "\n" + text[end:])
+
+
+def module_of(function: str) -> str:
+    """``pytest_clustermesh.policy.parse.x_rule`` -> ``pytest_clustermesh/policy/parse.py``."""
+    parts = function.split(".")
+    for n in range(len(parts), 0, -1):
+        candidate = "/".join(parts[:n]) + ".py"
+        if (ROOT / candidate).exists():
+            return candidate
+    return function
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("groups", nargs="*", help=f"of {', '.join(GROUPS)} (default: all)")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR, help="one subfolder per group")
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument(
+        "--commit",
+        help="take tracked files from this commit (e.g. HEAD), untracked ones and "
+        "pyproject.toml from the working tree (default: the working tree as it is)",
+    )
+    args = parser.parse_args()
+    unknown = set(args.groups) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group {', '.join(sorted(unknown))}: choose from {', '.join(GROUPS)}")
+    total = Counter[str]()
+    minutes = 0.0
+    failed = False
+    print(f"{'module':<46} {'mutants':>7} {'killed':>7} {'score':>6}  other outcomes")
+    for name in args.groups or list(GROUPS):
+        counts, survivors, elapsed = run_group(
+            name, args.workdir / name, args.max_children, args.commit
+        )
+        if counts is None:
+            failed = True
+            continue
+        minutes += elapsed / 60
+        for module, count in sorted(counts.items()):
+            total += count
+            print(_row(module, count))
+        print(f"  group {name}: {elapsed / 60:.1f} min")
+        if args.survivors:
+            print("\n".join(f"    {line}" for line in survivors))
+    print(_row("total", total))
+    print(f"run time: {minutes:.1f} min (mutmut run --max-children {args.max_children})")
+    return 1 if failed else 0
+
+
+def run_group(
+    name: str, workdir: Path, max_children: int, commit: str | None
+) -> tuple[dict[str, Counter[str]] | None, list[str], float]:
+    """Run mutmut on one group in its own work directory: per module, how many mutants ended
+    how; the surviving mutants; the seconds it took."""
+    group = GROUPS[name]
+    # A fresh copy: mutmut decides by modification time what to copy again into mutants/, and
+    # files from git archive carry the commit's time.
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    copy_tree(workdir, commit)
+    narrow_config(workdir, [group])
+    mutmut = Path(sys.executable).with_name("mutmut")
+    patterns = list(group.functions) or [
+        m.removesuffix(".py").replace("/", ".").replace("*", "") + "*" for m in group.modules
+    ]
+    started = time.monotonic()
+    run = subprocess.run(
+        [str(mutmut), "run", "--max-children", str(max_children), *patterns],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - started
+    if run.returncode != 0:
+        print(run.stdout[-3000:], run.stderr[-3000:], sep="\n", file=sys.stderr)
+        print(f"group {name}: mutmut run failed (exit code {run.returncode})", file=sys.stderr)
+        return None, [], elapsed
+    listed = subprocess.run(
+        [str(mutmut), "results", "--all", "true"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[str, Counter[str]] = {}
+    survivors: list[str] = []
+    for line in listed.splitlines():
+        found = RESULT.match(line)
+        if found is None:
+            continue
+        module = module_of(found["name"])
+        if not any(Path(module).match(m) for m in group.modules):
+            continue
+        status = found["status"]
+        counts.setdefault(module, Counter())[status] += 1
+        if status not in (*KILLED, NOT_CHECKED):
+            survivors.append(line.strip())
+    return counts, survivors, elapsed
+
+
+KILLED = ("killed", "timeout")
+NOT_CHECKED = "not checked"
+
+
+def _row(name: str, count: Counter[str]) -> str:
+    """Killed (or timed out) among the mutants that ran; those left unchecked (outside the
+    group's functions) are only counted."""
+    mutants = sum(v for k, v in count.items() if k != NOT_CHECKED)
+    killed = sum(count[status] for status in KILLED)
+    other = ", ".join(f"{v} {k}" for k, v in sorted(count.items()) if k != "killed")
+    score = 100 * killed / mutants if mutants else 100.0
+    return f"{name:<46} {mutants:>7} {killed:>7} {score:>5.1f}%  {other}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
