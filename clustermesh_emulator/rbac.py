@@ -46,25 +46,14 @@ class Attributes:
 def attributes(method: str, path: str, query: str = "") -> Attributes | None:
     """The attributes of a request to ``path``; ``None`` for non-resource URLs (discovery,
     ``/version``, health), which the default ``system:discovery`` role allows everyone."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 3 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 4 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
+    found = r.split_path(path)
+    if found is None:
         return None
-    namespace = None
-    if len(rest) >= 2 and rest[0] == "namespaces":
-        inner = r.by_path(group, version, rest[2]) if len(rest) >= 3 else None
-        if inner is not None and inner.namespaced:
-            namespace, rest = rest[1], rest[2:]
-    resource = r.by_path(group, version, rest[0])
-    if resource is None:
-        return None
+    rest = found.rest
     name = rest[1] if len(rest) > 1 else None
-    plural = resource.plural + (f"/{rest[2]}" if len(rest) > 2 else "")
+    plural = found.resource.plural + (f"/{rest[2]}" if len(rest) > 2 else "")
     verb = _verb(method, name is not None, query, plural)
-    return Attributes(verb, group, plural, namespace, name)
+    return Attributes(verb, found.group, plural, found.namespace, name)
 
 
 def _verb(method: str, named: bool, query: str, resource: str) -> str:

@@ -215,6 +215,39 @@ def by_path(group: str, version: str, plural: str) -> Resource | None:
     return _BY_PATH.get((group, version, plural))
 
 
+@dataclass(frozen=True)
+class ResourcePath:
+    """A resource URL taken apart: ``/apis/G/V[/namespaces/NS]/PLURAL[/NAME[/SUB]]``."""
+
+    resource: Resource
+    group: str
+    namespace: str | None
+    rest: list[str]
+    """``[plural, name?, subresource?, ...]``, as the URL has them."""
+
+
+def split_path(path: str) -> ResourcePath | None:
+    """The served resource ``path`` points at; ``None`` for a non-resource URL (discovery,
+    ``/version``, health) or a resource this emulator does not serve. A ``namespaces/NS``
+    prefix is taken off only before a namespaced resource."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 3 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 4 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        inner = by_path(group, version, rest[2])
+        if inner is not None and inner.namespaced:
+            namespace, rest = rest[1], rest[2:]
+    resource = by_path(group, version, rest[0])
+    if resource is None:
+        return None
+    return ResourcePath(resource, group, namespace, rest)
+
+
 def by_api_version(api_version: str, kind: str) -> Resource | None:
     for resource in RESOURCES:
         if resource.api_version == api_version and resource.kind == kind:

@@ -45,21 +45,10 @@ class Target:
 def parse_target(path: str) -> Target | None:
     """``/api/v1/namespaces/x/pods/p/exec`` -> pods, ``x``, ``p``, ``exec``; ``None`` if the
     path names nothing served."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 3 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 4 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
+    found = r.split_path(path)
+    if found is None or len(found.rest) > 3:
         return None
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces":
-        inner = r.by_path(group, version, rest[2])
-        if inner is not None and inner.namespaced:
-            namespace, rest = rest[1], rest[2:]
-    resource = r.by_path(group, version, rest[0])
-    if resource is None or len(rest) > 3:
-        return None
+    resource, namespace, rest = found.resource, found.namespace, found.rest
     if resource.namespaced and namespace is None and len(rest) > 1:
         return None
     name = rest[1] if len(rest) > 1 else None
