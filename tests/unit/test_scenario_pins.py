@@ -13,25 +13,7 @@ from pytest_clustermesh.runner import MeshSession, ScenarioRun
 from pytest_clustermesh.scenario import Scenario, expand_scenario
 from pytest_clustermesh.simulated import SimulatedMesh, simulated_facts
 
-ALLOW_ALL = {
-    "inline": {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
-        "metadata": {"name": "allow-all"},
-        "spec": {
-            "endpointSelector": {"matchLabels": {"app": "server"}},
-            "ingress": [{"fromEntities": ["all"]}],
-        },
-    }
-}
-DENY_ALL = {
-    "inline": {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
-        "metadata": {"name": "deny-all"},
-        "spec": {"endpointSelector": {"matchLabels": {"app": "server"}}, "ingress": [{}]},
-    }
-}
+from .test_reconcile import ALLOW_ALL, DENY_ALL
 
 
 def scenario(tmp_path: Path, step: dict[str, Any]) -> Scenario:
