@@ -20,6 +20,9 @@ from .verdicts import ProbeResult, Verdict
 
 Role = Literal["client", "server"]
 Protocol_ = Literal["TCP", "UDP", "SCTP"]
+"""A port's protocol."""
+ProbeProtocol = Literal["TCP", "UDP", "SCTP", "ICMP"]
+"""What a probe speaks: a port's protocol, or ICMP echo (which has no port)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,23 @@ class ServiceTarget:
         return f"service/{self.name}"
 
 
-Target = PodTarget | ServiceTarget
+@dataclass(frozen=True)
+class ExternalTarget:
+    """A destination outside the mesh (Cilium's ``world``), named by the scenario.
+
+    A probe goes to ``hostname`` when there is one, so the client resolves it through the
+    cluster's DNS as an application would (which is what ``toFQDNs`` needs), and to ``address``
+    otherwise. ``address`` is what the simulated mesh takes the name to resolve to."""
+
+    name: str
+    address: str | None = None
+    hostname: str | None = None
+
+    def __str__(self) -> str:
+        return f"external/{self.name}"
+
+
+Target = PodTarget | ServiceTarget | ExternalTarget
 
 
 @dataclass(frozen=True)
@@ -161,14 +180,16 @@ class Probe:
     """Client workload name."""
     target: Target
     port: int
-    protocol: Protocol_ = "TCP"
+    """The destination port; 0 for ICMP."""
+    protocol: ProbeProtocol = "TCP"
     http: HttpRequest | None = None
     expect: Verdict | None = None
     """What the scenario expects; a backend retries toward it within its bound, since Cilium
     realises policy asynchronously. ``None`` probes once."""
 
     def __str__(self) -> str:
-        return f"{self.source_cluster}/{self.source}->{self.target}:{self.port}"
+        where = "icmp" if self.protocol == "ICMP" else self.port
+        return f"{self.source_cluster}/{self.source}->{self.target}:{where}"
 
 
 # -- names and ownership: what every backend shares -------------------------------------------

@@ -21,14 +21,23 @@ from packaging.version import InvalidVersion, Version
 POLICY_DEFAULT_LOCAL_CLUSTER = "policy-default-local-cluster"
 ENABLE_POLICY = "enable-policy"
 POLICY_AUDIT_MODE = "policy-audit-mode"
+CLUSTER_NETWORK_POLICY = "enable-k8s-cluster-network-policy"
+"""Whether the agent enforces Kubernetes ClusterNetworkPolicy (1.20, cilium#47227; Helm
+``k8sClusterNetworkPolicy.enabled``)."""
 
 ENFORCEMENT_MODES = ("default", "always", "never")
-KNOWN_OPTIONS = (POLICY_DEFAULT_LOCAL_CLUSTER, ENABLE_POLICY, POLICY_AUDIT_MODE)
-BOOLEAN_OPTIONS = (POLICY_DEFAULT_LOCAL_CLUSTER, POLICY_AUDIT_MODE)
+KNOWN_OPTIONS = (
+    POLICY_DEFAULT_LOCAL_CLUSTER,
+    ENABLE_POLICY,
+    POLICY_AUDIT_MODE,
+    CLUSTER_NETWORK_POLICY,
+)
+BOOLEAN_OPTIONS = (POLICY_DEFAULT_LOCAL_CLUSTER, POLICY_AUDIT_MODE, CLUSTER_NETWORK_POLICY)
 OPTION_VALUES: Mapping[str, tuple[str, ...]] = {
     POLICY_DEFAULT_LOCAL_CLUSTER: ("true", "false"),
     ENABLE_POLICY: ENFORCEMENT_MODES,
     POLICY_AUDIT_MODE: ("true", "false"),
+    CLUSTER_NETWORK_POLICY: ("true", "false"),
 }
 """The values each option can be set to (as cilium-config strings)."""
 
@@ -55,9 +64,13 @@ def is_modelled(version: Version) -> bool:
 
 
 def option_exists(option: str, version: Version) -> bool:
-    """``policy-default-local-cluster`` was introduced in 1.18 (cilium#39338)."""
+    """``policy-default-local-cluster`` was introduced in 1.18 (cilium#39338),
+    ``enable-k8s-cluster-network-policy`` in 1.20 (cilium#47227)."""
+    release = Version(f"{version.major}.{version.minor}")
     if option == POLICY_DEFAULT_LOCAL_CLUSTER:
-        return Version(f"{version.major}.{version.minor}") >= Version("1.18")
+        return release >= Version("1.18")
+    if option == CLUSTER_NETWORK_POLICY:
+        return release >= Version("1.20")
     return option in KNOWN_OPTIONS
 
 
@@ -74,7 +87,7 @@ def option_default(option: str, version: Version) -> str | None:
         return "true" if release >= Version("1.19") else "false"
     if option == ENABLE_POLICY:
         return "default"
-    if option == POLICY_AUDIT_MODE:
+    if option in (POLICY_AUDIT_MODE, CLUSTER_NETWORK_POLICY):
         return "false"
     return None
 
@@ -122,6 +135,10 @@ class ClusterFacts:
     @property
     def default_local_cluster(self) -> bool:
         return self.option_is(POLICY_DEFAULT_LOCAL_CLUSTER, "true")
+
+    @property
+    def cluster_network_policy(self) -> bool:
+        return self.option_is(CLUSTER_NETWORK_POLICY, "true")
 
     @property
     def enforcement_mode(self) -> str:

@@ -25,7 +25,7 @@ from .scenario import (
     template_context,
 )
 from .simulated import SimulatedMesh
-from .verdicts import ProbeResult, Verdict, unproven_drop
+from .verdicts import Outcome, ProbeResult, Verdict, unproven_drop
 
 log = logging.getLogger(__name__)
 
@@ -259,10 +259,14 @@ class ScenarioRun:
             expected = case.verdict
             if expected is None:
                 if prediction.outcome.is_error:
-                    message = (
-                        f"{case.probe} in step {case.step.name}: the model cannot predict it: "
-                        f"{prediction.detail}"
+                    # A name that does not resolve (its lookup is denied) is no verdict on the
+                    # destination's policy: the cell cannot test it (cilium-semantics.md s17).
+                    why = (
+                        "the probe cannot test the policy"
+                        if prediction.outcome is Outcome.DNS_FAILURE
+                        else "the model cannot predict it"
                     )
+                    message = f"{case.probe} in step {case.step.name}: {why}: {prediction.detail}"
                     judgements[case.name] = Judgement(
                         case, Verdict.ALLOW, prediction, prediction, False, message, facts
                     )

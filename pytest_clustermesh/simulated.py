@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .backend import (
     Deployment,
+    ExternalTarget,
     HttpRequest,
     PodTarget,
     PolicyDoc,
@@ -22,8 +23,17 @@ from .backend import (
 from .errors import BackendError, PolicyError
 from .facts import ClusterFacts, parse_version, resolve_options
 from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
-from .policy.decide import Decision
-from .policy.labels import Identity, pod_identity
+from .policy.decide import Decision, decide_direction, icmp_flow, peer_text
+from .policy.labels import (
+    KUBE_DNS_LABELS,
+    KUBE_DNS_NAMESPACE,
+    LOOKUP_PROXIED,
+    LOOKUP_RESOLVED,
+    Identity,
+    external_identity,
+    kube_dns_identity,
+    pod_identity,
+)
 from .policy.pairs import Endpoint, prediction_table
 from .policy.rules import Rule, unreadable_rule
 from .policy.services import ServiceView, reachable_clusters
@@ -133,6 +143,8 @@ class SimulatedMesh:
                 else:
                     flow = _flow(probe, target, deployment)
                     by_flow.setdefault(flow, []).append((position, source, target))
+            elif isinstance(probe.target, ExternalTarget):
+                results[position] = self._to_external(source, probe.target, probe)
             else:
                 results[position] = self._to_service(deployment, source, probe.target, probe)
         for flow, cells in by_flow.items():
@@ -157,6 +169,13 @@ class SimulatedMesh:
     def _to_service(
         self, deployment: Deployment, source: _Pod, target: ServiceTarget, probe: Probe
     ) -> ProbeResult:
+        if probe.protocol == "ICMP":
+            # Cilium's load balancer translates ports; a ping of a Service address never
+            # reaches a backend, so it says nothing about policy (docs/cilium-semantics.md s16).
+            return _error(
+                f"a ping of {target} does not reach a backend: Cilium load-balances TCP, UDP "
+                "and SCTP ports, not ICMP; ping a cluster/workload instead"
+            )
         try:
             owner = deployment.service_owner(target.name)
         except KeyError:
@@ -202,6 +221,98 @@ class SimulatedMesh:
             evidence=first.evidence,
         )
 
+    def _to_external(self, source: _Pod, target: ExternalTarget, probe: Probe) -> ProbeResult:
+        """A probe to a destination outside the mesh (docs/cilium-semantics.md s17).
+
+        By name: first the lookup through the source cluster's kube-dns (egress at the source
+        and ingress at kube-dns, UDP 53, DNS rules deciding the name), which tells whether
+        Cilium's DNS proxy saw the answer (``toFQDNs`` needs that). Then the connection: the
+        source's egress only; the destination is no Cilium endpoint, so nothing enforces
+        ingress there."""
+        policy = self._policy_of(source.cluster)
+        lookup: str | None = None
+        notes: tuple[str, ...] = ()
+        if target.hostname is not None:
+            found = self._lookup(source, target, policy)
+            if isinstance(found, ProbeResult):
+                return found
+            lookup, notes = found
+        identity = external_identity(target.address, target.hostname, lookup)
+        flow = _external_flow(probe)
+        decision = decide_direction(policy, "egress", source.identity, identity, flow)
+        reasons = (
+            *notes,
+            *self._settings_named(source.cluster, source.cluster, decision.reasons),
+            f"ingress: none at {target}, which is outside the mesh (no Cilium endpoint)",
+        )
+        outcome = decision.outcome
+        if outcome is Outcome.PROBE_ERROR:
+            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            return ProbeResult(
+                outcome,
+                detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
+                explanation=reasons,
+            )
+        return ProbeResult(
+            outcome,
+            detail=f"{source.name} -> {target} ({peer_text(identity)}): {outcome.value}",
+            explanation=reasons,
+            evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
+        )
+
+    def _lookup(
+        self, source: _Pod, target: ExternalTarget, policy: ClusterPolicy
+    ) -> ProbeResult | tuple[str, tuple[str, ...]]:
+        """The source's DNS query for ``target``'s name to its cluster's kube-dns pods: how
+        it was resolved (through Cilium's DNS proxy or not) with the reasons, or the result
+        of a probe that cannot get past it (a DNS failure, or unknown)."""
+        name = target.hostname
+        assert name is not None
+        dns = kube_dns_identity(self._cluster(source.cluster).cluster_name)
+        # CoreDNS serves on UDP 53 in a container port named "dns"; policy applies to the
+        # backend after the kube-dns Service is translated (language.rst, DNS based).
+        flow = Flow(53, "UDP", port_name="dns", dns_name=name)
+        decision = decide_flow(policy, source.identity, policy, dns, flow)
+        where = f"kube-dns ({KUBE_DNS_NAMESPACE}, k8s-app={KUBE_DNS_LABELS['k8s-app']})"
+        reasons = tuple(
+            f"lookup of {name}: {reason}"
+            for reason in self._settings_named(source.cluster, source.cluster, decision.reasons)
+        )
+        if decision.outcome is Outcome.PROBE_ERROR:
+            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            return ProbeResult(
+                Outcome.PROBE_ERROR,
+                detail=f"the model cannot tell whether {name} resolves: {unknown}",
+                explanation=reasons,
+            )
+        if decision.outcome is not Outcome.ALLOWED:
+            why, fix = (
+                (f"the DNS proxy refuses the query for {name}", "a DNS rule must let it through")
+                if decision.outcome is Outcome.L7_DENIED
+                else (
+                    f"the DNS query from {source.name} to {where} on UDP 53 is dropped",
+                    "allow DNS to kube-dns for it",
+                )
+            )
+            return ProbeResult(
+                Outcome.DNS_FAILURE,
+                detail=(
+                    f"{name} did not resolve: {why}; the probe cannot test the policy toward "
+                    f"{target} ({fix})"
+                ),
+                explanation=reasons,
+            )
+        proxied = policy.index.dns_proxied(source.identity, dns, flow)
+        how = (
+            "answered through Cilium's DNS proxy, which learns the address for toFQDNs"
+            if proxied
+            else "answered without Cilium's DNS proxy (no DNS rule covers the query)"
+        )
+        return (
+            LOOKUP_PROXIED if proxied else LOOKUP_RESOLVED,
+            (*reasons, f"lookup of {name}: {how}"),
+        )
+
     def _to_pod(
         self,
         source: _Pod,
@@ -228,7 +339,8 @@ class SimulatedMesh:
                 detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
                 explanation=reasons,
             )
-        listening = any(
+        # A pod's kernel answers a ping whatever listens; a port answers only if served.
+        listening = probe.protocol == "ICMP" or any(
             p.port == probe.port and p.protocol == probe.protocol for p in target.workload.ports
         )
         if outcome is Outcome.ALLOWED and not listening:
@@ -313,7 +425,12 @@ class SimulatedMesh:
         return cached
 
     def _parse(self, doc: PolicyDoc, facts: ClusterFacts) -> list[Rule]:
-        ctx = ClusterContext(facts.cluster_name, facts.cilium_version, facts.default_local_cluster)
+        ctx = ClusterContext(
+            facts.cluster_name,
+            facts.cilium_version,
+            facts.default_local_cluster,
+            cluster_network_policy=facts.cluster_network_policy,
+        )
         try:
             return parse_document(doc.body, ctx)
         except InvalidPolicy as exc:
@@ -335,6 +452,8 @@ class SimulatedMesh:
 def _flow(probe: Probe, target: _Pod, deployment: Deployment | None) -> Flow:
     """The flow of ``probe`` to ``target``: with the name its container port has (named ports
     in policies resolve to it) and the names that stand for several numbers in the mesh."""
+    if probe.protocol == "ICMP":
+        return icmp_flow()
     http = probe.http or HttpRequest()
     method, path = http.method, http.path
     wanted = (probe.port, probe.protocol)
@@ -346,6 +465,20 @@ def _flow(probe: Probe, target: _Pod, deployment: Deployment | None) -> Flow:
         path,
         port_name=name,
         ambiguous=_ambiguous_names(deployment),
+        host=http.host,
+        headers=http.headers,
+    )
+
+
+def _external_flow(probe: Probe) -> Flow:
+    if probe.protocol == "ICMP":
+        return icmp_flow()
+    http = probe.http or HttpRequest()
+    return Flow(
+        probe.port,
+        probe.protocol,
+        http.method,
+        http.path,
         host=http.host,
         headers=http.headers,
     )

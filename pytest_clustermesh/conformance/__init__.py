@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..policy.parse import CCNP
+from ..policy.tiers import CLUSTERWIDE_KINDS
 from ..scenario import Case, Scenario
 
 SUITE_DIR = Path(__file__).resolve().parent
@@ -29,7 +29,7 @@ def clusterwide_policies(scenario: Scenario, case: Case) -> list[str]:
     return [
         ref
         for ref in refs
-        if any(doc.get("kind") == CCNP for doc in scenario.policies[ref].documents)
+        if any(doc.get("kind") in CLUSTERWIDE_KINDS for doc in scenario.policies[ref].documents)
     ]
 
 

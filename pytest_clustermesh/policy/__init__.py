@@ -5,7 +5,8 @@ Pure Python, no pytest, no Kubernetes client: the simulated mesh and the oracle 
 
 from .decide import ClusterPolicy, Decision, Flow, decide_direction, decide_flow
 from .labels import Identity, Selector, pod_identity
-from .parse import ClusterContext, InvalidPolicy, parse_document
+from .parse import ClusterContext, InvalidPolicy
+from .tiers import parse_document
 
 __all__ = [
     "ClusterContext",

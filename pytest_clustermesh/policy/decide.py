@@ -14,13 +14,32 @@ compact verdict, so bulk callers (:mod:`.pairs`) never build strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from ..verdicts import Outcome
-from .labels import CLUSTER, NAMESPACE, Identity, Requirement
-from .rules import Direction, Entry, HttpRule, Peer, PortRule, Rule
+from .labels import (
+    CLUSTER,
+    LOOKUP_PROXIED,
+    NAMESPACE,
+    Identity,
+    Requirement,
+    address_of,
+    is_world,
+    lookup_of,
+)
+from .rules import (
+    ICMP_ECHO_REQUEST,
+    Direction,
+    Entry,
+    HttpRule,
+    Peer,
+    PortRule,
+    Rule,
+    fqdn_match,
+)
+from .tiers import TIERS, Tier, TieredEntry, TieredRule, first_match
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,26 @@ class Flow:
     ambiguous: frozenset[str] = frozenset()
     """Port names that stand for several numbers among the mesh's pods (egress before 1.20
     resolves a name per node, cilium#24779)."""
+    dns_name: str | None = None
+    """For a DNS query (a lookup of an external name through kube-dns): the name asked for."""
+
+    @property
+    def icmp(self) -> bool:
+        """An ICMP flow: ``port`` is the ICMP type (8, an echo request, for a probe)."""
+        return self.protocol in ("ICMP", "ICMPv6")
+
+    @property
+    def text(self) -> str:
+        """``8080/TCP``, or ``ICMP echo request (type 8)``."""
+        if self.icmp:
+            what = " echo request" if self.port == ICMP_ECHO_REQUEST else ""
+            return f"{self.protocol}{what} (type {self.port})"
+        return f"{self.port}/{self.protocol}"
+
+
+def icmp_flow() -> Flow:
+    """The flow of a ping: an ICMPv4 echo request (the ``port`` of an ICMP flow is its type)."""
+    return Flow(ICMP_ECHO_REQUEST, "ICMP")
 
 
 @dataclass(frozen=True)
@@ -125,7 +164,46 @@ def _peer_miss(entry: Entry, peer: Identity, local_cluster: str) -> str:
     return "; ".join(_one_peer_miss(p, peer, local_cluster) for p in entry.peers)
 
 
+def peer_text(peer: Identity) -> str:
+    """An identity as explanations show it: its labels, or for a destination outside the mesh
+    ``world <address> (<name>, looked up ...)``."""
+    if not is_world(peer):
+        return str(peer)
+    address = address_of(peer)
+    lookup = lookup_of(peer)
+    text = f"world {address or '(address unknown)'}"
+    if lookup is not None:
+        how = "through Cilium's DNS proxy" if lookup[1] == LOOKUP_PROXIED else "not proxied"
+        text += f" ({lookup[0]}, looked up {how})"
+    return text
+
+
+def _world_miss(candidate: Peer, peer: Identity) -> str:
+    """Why a peer does not select a destination outside the mesh."""
+    if candidate.kind == "cidr":
+        address = address_of(peer) or "the address"
+        inside = Peer("cidr", cidrs=tuple((cidr, ()) for cidr, _ in candidate.cidrs))
+        if inside.matches(peer, ""):
+            return f"{candidate.text}: {address} is in an except prefix"
+        return f"{candidate.text}: {address} is not in it"
+    if candidate.kind == "fqdn":
+        lookup = lookup_of(peer)
+        name = lookup[0] if lookup else "the name"
+        return f"{candidate.text}: {name} matches none of its names"
+    if candidate.kind == "entity":
+        return f"entity {candidate.entity} does not select the world outside the mesh"
+    if candidate.kind == "endpoints":
+        return f"{candidate.text}: selects Cilium endpoints, not the world outside the mesh"
+    return f"{candidate.text}: does not select the world outside the mesh"
+
+
 def _one_peer_miss(candidate: Peer, peer: Identity, local_cluster: str) -> str:
+    if is_world(peer) and not (
+        candidate.kind == "endpoints"
+        and candidate.selector
+        and candidate.selector.has_source("reserved")
+    ):
+        return _world_miss(candidate, peer)
     if candidate.kind == "entity":
         if candidate.entity == "cluster":
             return (
@@ -133,7 +211,7 @@ def _one_peer_miss(candidate: Peer, peer: Identity, local_cluster: str) -> str:
                 f"(the peer is in {peer.cluster})"
             )
         return f"entity {candidate.entity} never selects a pod"
-    if candidate.kind in ("cidr", "nodes"):
+    if candidate.kind in ("cidr", "nodes", "fqdn", "opaque"):
         return f"{candidate.text}: never a pod"
     if candidate.selector is None:
         return candidate.text
@@ -160,6 +238,21 @@ def _one_peer_miss(candidate: Peer, peer: Identity, local_cluster: str) -> str:
     return f"{candidate.text}: " + ", ".join(reasons) if reasons else candidate.text
 
 
+def _icmp_miss(entry: Entry, flow: Flow) -> str:
+    """Why an entry whose peers match does not admit an ICMP flow (docs/cilium-semantics.md
+    s16)."""
+    listed = [rule for rule in entry.ports or () if rule.icmp]
+    if listed:
+        return f"its icmps lists {', '.join(map(str, listed))}, not {flow.text}"
+    if any(rule.protocols & {"ICMP", "ICMPv6"} for rule in entry.ports or ()):
+        return f"it does not list {flow.text}"
+    return (
+        f"{flow.text} is not among its ports ({', '.join(map(str, entry.ports or ()))}): "
+        "ports admit TCP, UDP and SCTP only, and once an L4 rule applies, ICMP that no "
+        "icmps lists is blocked"
+    )
+
+
 def _values(req: Requirement) -> str:
     return "/".join(sorted(req.values)) or req.operator
 
@@ -172,6 +265,11 @@ def _values(req: Requirement) -> str:
 # it later.
 _NEVER, _DENIED, _ALWAYS, _DEFAULT_DENY, _NO_DEFAULT_DENY, _UNSELECTED = range(6)
 _L4_ALLOWED, _HTTP_ALLOWED, _L7_DENIED, _UNKNOWN = range(6, 10)
+_DNS_ALLOWED, _DNS_REFUSED = range(10, 12)
+_TIER_ACCEPTED, _TIER_DENIED = range(12, 14)
+#: What the NetworkPolicy tier leaves undecided, so the Baseline tier of ClusterNetworkPolicy
+#: gets its say (:mod:`.tiers`).
+_UNDECIDED = (_UNSELECTED, _NO_DEFAULT_DENY, _ALWAYS)
 
 #: Bounds of the per-index caches; past them a cache starts over (as the old LRU bound did).
 _DECISION_CACHE = 1 << 16
@@ -191,6 +289,8 @@ class _Compact:
     audited: bool = False
     unknown: str = ""
     """For an unknown verdict: the feature the model does not cover that decides it."""
+    passed: tuple[int, ...] = ()
+    """ClusterNetworkPolicy Pass entries that handed the flow on before the verdict."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +306,9 @@ class Selection:
     unknown: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     """Per direction, what selecting rules do that the model does not cover (rule origin and
     feature)."""
+    tiered: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+    """Per direction, the ClusterNetworkPolicy entries selecting the endpoint, in precedence
+    order (tier, priority, rule)."""
 
 
 def _slot(direction: Direction) -> int:
@@ -256,8 +359,10 @@ class PolicyIndex:
         self._selection_of: dict[Identity, Selection] = {}
         self._selections: dict[tuple[int, ...], Selection] = {}
         self._class_of: dict[Identity, int] = {}
-        self._classes: dict[int, int] = {}
+        self._classes: dict[tuple[int, int, tuple[tuple[int, str], ...]], int] = {}
         self._class_bits: list[int] = []
+        self._class_unsure: list[tuple[int, dict[int, str]]] = []
+        """Per peer class, the peers that may or may not select it (bits) and why, per peer."""
         # caches
         self._ports: dict[tuple[int, str, str | None, frozenset[str]], list[PortRule | None]] = {}
         self._compact: dict[tuple[Direction, Flow], dict[tuple[int, int], _Compact]] = {}
@@ -303,7 +408,12 @@ class PolicyIndex:
         allow: tuple[list[int], list[int]] = ([], [])
         enforcing: tuple[list[str], list[str]] = ([], [])
         unknown: tuple[list[str], list[str]] = ([], [])
+        tiered: tuple[list[int], list[int]] = ([], [])
         for i in chosen:
+            if isinstance(rules[i], TieredRule):
+                for slot in (0, 1):
+                    tiered[slot].extend(self._rule_entries[i][slot])
+                continue
             for slot, direction in ((0, "ingress"), (1, "egress")):
                 if direction in rules[i].default_deny:
                     enforcing[slot].append(rules[i].origin)
@@ -314,13 +424,20 @@ class PolicyIndex:
                 )
                 for e in self._rule_entries[i][slot]:
                     (deny if self.entries[e].deny else allow)[slot].append(e)
+
+        def precedence(e: int) -> tuple[int, int, int]:
+            entry = self.entries[e]
+            assert isinstance(entry, TieredEntry)
+            return (TIERS.index(entry.tier), *entry.order)
+
         return Selection(
             len(self._selections),
-            bool(chosen),
+            any(not isinstance(rules[i], TieredRule) for i in chosen),
             (tuple(deny[0]), tuple(deny[1])),
             (tuple(allow[0]), tuple(allow[1])),
             (tuple(enforcing[0]), tuple(enforcing[1])),
             (tuple(unknown[0]), tuple(unknown[1])),
+            (tuple(sorted(tiered[0], key=precedence)), tuple(sorted(tiered[1], key=precedence))),
         )
 
     def peer_class(self, peer: Identity) -> int:
@@ -329,17 +446,26 @@ class PolicyIndex:
         if found is not None:
             return found
         bits = self._identity_bits(peer)
-        peer_bits = 0
+        peer_bits = unsure_bits = 0
+        why: dict[int, str] = {}
         name = self.cluster.cluster_name
         for i, (candidate, mask) in enumerate(zip(self._peers, self._peer_req_masks, strict=True)):
             if mask is None:
-                if candidate.kind != "endpoints" and candidate.matches(peer, name):
+                if candidate.kind == "endpoints":
+                    continue
+                state = candidate.match_state(peer, name)
+                if state:
                     peer_bits |= 1 << i
+                elif state is None:
+                    unsure_bits |= 1 << i
+                    why[i] = candidate.unsure_why(peer)
             elif mask & bits == mask:
                 peer_bits |= 1 << i
-        found = self._classes.setdefault(peer_bits, len(self._classes))
+        key = (peer_bits, unsure_bits, tuple(sorted(why.items())))
+        found = self._classes.setdefault(key, len(self._classes))
         if found == len(self._class_bits):
             self._class_bits.append(peer_bits)
+            self._class_unsure.append((unsure_bits, why))
         self._class_of[peer] = found
         return found
 
@@ -382,7 +508,7 @@ class PolicyIndex:
         key = (selection.id, peer_class)
         found = memo.get(key)
         if found is None:
-            found = self._evaluate(direction, selection, self._class_bits[peer_class], flow)
+            found = self._evaluate(direction, selection, peer_class, flow)
             self._compact_count += 1
             memo[key] = found
         return found
@@ -399,7 +525,7 @@ class PolicyIndex:
     @staticmethod
     def _port_rule(entry: Entry, flow: Flow) -> PortRule | None:
         for rule in entry.ports or ():
-            if rule.per_node and rule.name in flow.ambiguous:
+            if rule.per_node and rule.name in flow.ambiguous and flow.protocol in rule.protocols:
                 return PortRule(
                     None,
                     unknown=f"named port {rule.name!r}, which stands for several numbers "
@@ -409,24 +535,98 @@ class PolicyIndex:
         return entry.port_rule(flow.port, flow.protocol, flow.port_name)
 
     def _evaluate(
-        self, direction: Direction, selection: Selection, peer_bits: int, flow: Flow
+        self, direction: Direction, selection: Selection, peer_class: int, flow: Flow
     ) -> _Compact:
         cluster = self.cluster
         if cluster.enforcement == "never":
             return _Compact(Outcome.ALLOWED, _NEVER)
         slot = _slot(direction)
+        tiered = selection.tiered[slot]
+        verdict = self._tier("Admin", tiered, peer_class, flow) if tiered else None
+        if verdict is None or verdict.kind not in (_TIER_ACCEPTED, _TIER_DENIED, _UNKNOWN):
+            passed = verdict.passed if verdict else ()
+            verdict = self._network_policy_tier(slot, selection, peer_class, flow)
+            if tiered and verdict.kind in _UNDECIDED:
+                baseline = self._tier("Baseline", tiered, peer_class, flow)
+                if baseline is not None and baseline.kind != _NEVER:
+                    verdict = baseline
+            if passed:
+                verdict = replace(verdict, passed=passed + verdict.passed)
+        # Audit mode forwards L3/L4 drops, explicit denies included; the L7 proxy still answers
+        # 403 (docs/cilium-semantics.md Q8).
+        if verdict.outcome is Outcome.DROPPED and cluster.audit:
+            return replace(verdict, outcome=Outcome.ALLOWED, audited=True)
+        return verdict
+
+    def _tier(
+        self, tier: Tier, tiered: tuple[int, ...], peer_class: int, flow: Flow
+    ) -> _Compact | None:
+        """The first ClusterNetworkPolicy rule of ``tier`` that matches: Accept or Deny as a
+        verdict; Pass as a ``_NEVER`` placeholder carrying the passing entries; ``None`` when
+        no rule matches. A rule whose peer the model cannot tell for this peer, ahead of the
+        first that matches, leaves the verdict unknown (docs/cilium-semantics.md s18)."""
+        peer_bits = self._class_bits[peer_class]
+        unsure_bits, unsure_why = self._class_unsure[peer_class]
+        ports = self._port_rules(flow)
+        masks = self._entry_peer_masks
+        candidates: list[tuple[TieredEntry, bool]] = []
+        ids: dict[int, int] = {}
+        for e in tiered:
+            entry = self.entries[e]
+            assert isinstance(entry, TieredEntry)
+            if entry.tier != tier or ports[e] is None:
+                continue
+            if masks[e] & unsure_bits and not masks[e] & peer_bits:
+                if any(c.order < entry.order for c, hit in candidates if hit):
+                    continue
+                peer = next(i for i in unsure_why if masks[e] & (1 << i))
+                why = f"{entry.origin}: {unsure_why[peer]}"
+                return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, (e,), unknown=why)
+            candidates.append((entry, bool(masks[e] & peer_bits)))
+            ids[id(entry)] = e
+        found = first_match(candidates)
+        if found is None:
+            return None
+        action, deciding = found
+        entries = tuple(ids[id(entry)] for entry in deciding)
+        if action == "Deny":
+            return _Compact(Outcome.DROPPED, _TIER_DENIED, entries)
+        if action == "Accept":
+            return _Compact(Outcome.ALLOWED, _TIER_ACCEPTED, entries)
+        if len({entry.action for entry in deciding}) > 1:
+            why = (
+                f"{', '.join(e.origin for e in deciding)}: rules of equal priority that Pass "
+                "and Accept the same traffic, an order the API leaves undefined"
+            )
+            return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, entries, unknown=why)
+        return _Compact(Outcome.ALLOWED, _NEVER, passed=entries)
+
+    def _network_policy_tier(
+        self, slot: int, selection: Selection, peer_class: int, flow: Flow
+    ) -> _Compact:
+        """The verdict of the policies Cilium has always had: KNP, CNP and CCNP."""
+        peer_bits = self._class_bits[peer_class]
+        unsure_bits, unsure_why = self._class_unsure[peer_class]
+        cluster = self.cluster
         ports = self._port_rules(flow)
         masks = self._entry_peer_masks
         verdict: _Compact | None = None
         unsure = ""
         for e in selection.deny[slot]:
             rule = ports[e]
-            if masks[e] & peer_bits and rule is not None:
+            if rule is None:
+                continue
+            if masks[e] & peer_bits:
                 if rule.unknown:
                     unsure = unsure or f"{self.entries[e].origin}: {rule.unknown}"
                     continue
                 verdict = _Compact(Outcome.DROPPED, _DENIED, (e,))
                 break
+            if masks[e] & unsure_bits:
+                # A deny whose peer may select the remote side (s17): unknown, unless a deny
+                # the model can tell settles it.
+                peer = next(i for i in unsure_why if masks[e] & (1 << i))
+                unsure = unsure or f"{self.entries[e].origin}: {unsure_why[peer]}"
         # A deny the model can tell settles the verdict; otherwise a deny it cannot tell, or a
         # selecting rule it cannot read, leaves it unknown.
         if verdict is None and not unsure and selection.unknown[slot]:
@@ -437,8 +637,17 @@ class PolicyIndex:
             allows = tuple(
                 e for e in selection.allow[slot] if masks[e] & peer_bits and ports[e] is not None
             )
+            maybe = [
+                e for e in selection.allow[slot] if masks[e] & unsure_bits and ports[e] is not None
+            ]
             if allows:
                 verdict = self._l7(allows, ports, flow)
+            elif maybe:
+                # An allow whose peer may select the remote side: the model cannot tell.
+                e = maybe[0]
+                peer = next(i for i in unsure_why if masks[e] & (1 << i))
+                why = f"{self.entries[e].origin}: {unsure_why[peer]}"
+                verdict = _Compact(Outcome.PROBE_ERROR, _UNKNOWN, (e,), unknown=why)
             elif cluster.enforcement == "always":
                 verdict = _Compact(Outcome.DROPPED, _ALWAYS)
             elif selection.enforcing[slot]:
@@ -447,10 +656,6 @@ class PolicyIndex:
                 verdict = _Compact(Outcome.ALLOWED, _NO_DEFAULT_DENY)
             else:
                 verdict = _Compact(Outcome.ALLOWED, _UNSELECTED)
-        # Audit mode forwards L3/L4 drops, explicit denies included; the L7 proxy still answers
-        # 403 (docs/cilium-semantics.md Q8).
-        if verdict.outcome is Outcome.DROPPED and cluster.audit:
-            return _Compact(Outcome.ALLOWED, verdict.kind, verdict.entries, audited=True)
         return verdict
 
     def _l7(self, allows: tuple[int, ...], ports: list[PortRule | None], flow: Flow) -> _Compact:
@@ -459,8 +664,23 @@ class PolicyIndex:
         model does not cover (a named port, DNS, Kafka or header rules) that could admit the
         flow leaves it unknown, unless a rule the model can tell admits it."""
         rules = [(e, rule) for e in allows if (rule := ports[e]) is not None]
-        if any(rule.http is None and rule.unknown is None for _, rule in rules):
+        if any(rule.plain for _, rule in rules):
             return _Compact(Outcome.ALLOWED, _L4_ALLOWED, allows)
+        dns = [(e, rule) for e, rule in rules if rule.dns is not None]
+        if dns and flow.dns_name is not None:
+            # The DNS proxy answers a query no DNS rule lets through with REFUSED
+            # (language.rst, "DNS Policy and IP Discovery"; docs/cilium-semantics.md s17).
+            for e, rule in dns:
+                if any(fqdn_match(p, flow.dns_name) for p in rule.dns or ()):
+                    return _Compact(Outcome.ALLOWED, _DNS_ALLOWED, (e,))
+            return _Compact(Outcome.L7_DENIED, _DNS_REFUSED, tuple(e for e, _ in dns))
+        if dns and all(rule.http is None and rule.unknown is None for _, rule in rules):
+            e = dns[0][0]
+            why = (
+                f"{self.entries[e].origin}: DNS L7 rules, on a probe that is not a DNS query "
+                "(the model decides DNS rules for the lookups of external names)"
+            )
+            return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, allows, unknown=why)
         unsure: HttpRule | None = None
         for _, rule in rules:
             for http in rule.http or ():
@@ -480,6 +700,26 @@ class PolicyIndex:
                 why = f"{self.entries[e].origin}: {rule.unknown}"
                 return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, allows, unknown=why)
         return _Compact(Outcome.L7_DENIED, _L7_DENIED, allows)
+
+    def dns_proxied(self, local: Identity, peer: Identity, flow: Flow) -> bool:
+        """Whether Cilium's DNS proxy sees ``local``'s DNS query ``flow`` to ``peer``: an
+        egress allow of the endpoint that selects the peer has DNS rules on the query's port
+        (the port is redirected to the proxy; an L4-only allow of the same port does not undo
+        the redirect, it only lets every name through, as with HTTP, Q4)."""
+        if self.cluster.enforcement == "never":
+            return False
+        selection = self.selection(local)
+        peer_bits = self._class_bits[self.peer_class(peer)]
+        ports = self._port_rules(flow)
+        return any(
+            self._entry_peer_masks[e] & peer_bits
+            and ports[e] is not None
+            and any(
+                r.dns is not None and r.matches(flow.port, flow.protocol, flow.port_name)
+                for r in self.entries[e].ports or ()
+            )
+            for e in selection.allow[1]
+        )
 
     # -- explanations ----------------------------------------------------------------------
 
@@ -510,15 +750,17 @@ class PolicyIndex:
         kind = verdict.kind
         if kind == _NEVER:
             return (f"{where}: enforcement mode never",)
-        if kind == _DENIED:
+        if kind in (_DENIED, _TIER_DENIED):
             text = f"{where}: denied by {self.entries[verdict.entries[0]].origin}"
+        elif kind == _TIER_ACCEPTED:
+            text = f"{where}: accepted by {self.entries[verdict.entries[0]].origin}"
         elif kind == _ALWAYS:
             text = f"{where}: enforcement mode always, no rule allows"
         elif kind == _DEFAULT_DENY:
             enforcing = ", ".join(selection.enforcing[_slot(direction)])
             text = (
                 f"{where}: default deny (selected by {enforcing}); no rule allows "
-                f"{peer} on {flow.port}/{flow.protocol}"
+                f"{peer_text(peer)} on {flow.text}"
             )
         elif kind == _NO_DEFAULT_DENY:
             text = (
@@ -526,14 +768,38 @@ class PolicyIndex:
                 f"selecting it have no {direction} section, or enableDefaultDeny.{direction}: "
                 "false)"
             )
+        elif kind == _UNSELECTED and selection.tiered[_slot(direction)]:
+            text = (
+                f"{where}: no ClusterNetworkPolicy rule selecting the endpoint matches, and no "
+                "other policy selects it"
+            )
         elif kind == _UNSELECTED:
             text = f"{where}: no policy selects the endpoint"
         elif kind == _UNKNOWN:
             text = f"{where}: unknown, the model does not cover {verdict.unknown}"
         else:
             origins = ", ".join(sorted({self.entries[e].origin for e in verdict.entries}))
-            if kind == _L4_ALLOWED:
+            if kind == _DNS_ALLOWED:
+                text = f"{where}: DNS query for {flow.dns_name} allowed by {origins}"
+            elif kind == _DNS_REFUSED:
+                ports = self._port_rules(flow)
+                listed = ", ".join(
+                    name
+                    for e in verdict.entries
+                    for port_rule in [ports[e]]
+                    if port_rule is not None
+                    for name in port_rule.dns or ()
+                )
+                text = (
+                    f"{where}: the DNS proxy refuses the query for {flow.dns_name}: it matches "
+                    f"no DNS rule of {origins} ({listed or 'none'})"
+                )
+            elif kind == _L4_ALLOWED:
                 text = f"{where}: allowed by {origins}"
+                if is_world(peer):
+                    text += f" ({self._world_admitted(verdict.entries, peer)})"
+                if flow.icmp:
+                    text += f" ({self._icmp_admitted(verdict.entries, flow)})"
             elif kind == _HTTP_ALLOWED:
                 text = f"{where}: HTTP {verdict.http} allowed by {origins}"
             else:
@@ -550,6 +816,11 @@ class PolicyIndex:
                     f"({listed})"
                 )
         misses = self._near_misses(verdict, direction, selection, peer, flow)
+        passes = tuple(
+            f"{where}: passed on to the NetworkPolicy tier by {self.entries[e].origin}"
+            for e in verdict.passed
+        )
+        misses = (*passes, *misses)
         if verdict.audited:
             return (text, *misses, f"{where}: policy-audit-mode lets it through")
         return (text, *misses)
@@ -565,26 +836,80 @@ class PolicyIndex:
         """Every other rule entry that selects the endpoint in ``direction``, deny and allow,
         and why it did not decide: the peer it missed (by which term: local-cluster scoping,
         a named cluster, a namespace, a label), the port, or that a deny overrode it."""
-        if verdict.kind in (_NEVER, _UNSELECTED):
+        slot = _slot(direction)
+        if verdict.kind == _NEVER or (verdict.kind == _UNSELECTED and not selection.tiered[slot]):
             return ()
         where = f"{direction} at {self.cluster.cluster_name}"
-        slot = _slot(direction)
         peer_bits = self._class_bits[self.peer_class(peer)]
         ports = self._port_rules(flow)
         lines = []
-        for e in (*selection.deny[slot], *selection.allow[slot]):
-            if e in verdict.entries:
+        decider = self.entries[verdict.entries[0]] if verdict.entries else None
+        tier_decided = isinstance(decider, TieredEntry) and verdict.kind != _UNKNOWN
+        for e in (*selection.tiered[slot], *selection.deny[slot], *selection.allow[slot]):
+            if e in verdict.entries or e in verdict.passed:
                 continue
             entry = self.entries[e]
             kind = "deny" if entry.deny else "allow"
+            if isinstance(entry, TieredEntry):
+                kind = f"{entry.tier} {entry.action}"
             if not self._entry_peer_masks[e] & peer_bits:
                 why = _peer_miss(entry, peer, self.cluster.cluster_name)
+            elif ports[e] is None and flow.icmp:
+                why = _icmp_miss(entry, flow)
             elif ports[e] is None:
                 listed = ", ".join(map(str, entry.ports or ())) or "no TCP/UDP/SCTP port"
                 why = f"port {flow.port}/{flow.protocol} is not among its ports ({listed})"
+            elif isinstance(entry, TieredEntry):
+                why = self._tier_miss(entry, decider if tier_decided else None, verdict)
+            elif tier_decided and isinstance(decider, TieredEntry):
+                why = f"it matches, but the {decider.tier} tier decided first"
             elif verdict.kind == _DENIED:
                 why = "it matches, but a deny rule wins"
             else:
                 continue
             lines.append(f"{where}: {kind} rule {entry.origin} does not apply: {why}")
         return tuple(lines)
+
+    @staticmethod
+    def _tier_miss(entry: TieredEntry, decider: Entry | None, verdict: _Compact) -> str:
+        """Why a ClusterNetworkPolicy rule that matches did not decide."""
+        if isinstance(decider, TieredEntry):
+            if TIERS.index(decider.tier) < TIERS.index(entry.tier):
+                return f"it matches, but the {decider.tier} tier decided first"
+            return "it matches, but a rule of higher precedence decided first"
+        if entry.tier == "Baseline":
+            return "it matches, but the NetworkPolicy tier decided first"
+        return "it matches, but the flow was passed on before it"
+
+    def _world_admitted(self, entries: tuple[int, ...], peer: Identity) -> str:
+        """Which peer of the admitting entries selects a destination outside the mesh, and
+        why (docs/cilium-semantics.md s17)."""
+        name = self.cluster.cluster_name
+        for e in entries:
+            for candidate in self.entries[e].peers:
+                if candidate.match_state(peer, name) is not True:
+                    continue
+                if candidate.kind == "fqdn":
+                    lookup = lookup_of(peer)
+                    learned = lookup[0] if lookup else "the name"
+                    return (
+                        f"{candidate.text}: Cilium's DNS proxy saw {learned} resolve to "
+                        f"{address_of(peer) or 'it'}"
+                    )
+                if candidate.kind == "cidr":
+                    return f"{candidate.text} holds {address_of(peer)}"
+                if candidate.kind == "entity":
+                    return f"entity {candidate.entity} selects the world outside the mesh"
+                return candidate.text
+        return "its peers select the world outside the mesh"
+
+    def _icmp_admitted(self, entries: tuple[int, ...], flow: Flow) -> str:
+        """Why the admitting entries let an ICMP flow through: an ``icmps`` field that lists
+        its type, or no L4 part at all (language.rst: without layer 4 policy every protocol,
+        ICMP included, passes; docs/cilium-semantics.md s16)."""
+        entry = self.entries[entries[0]]
+        if entry.ports is None:
+            return (
+                f"an entry with no toPorts or icmps admits every protocol, {flow.protocol} included"
+            )
+        return f"its icmps lists {flow.protocol} type {flow.port}"

@@ -16,6 +16,8 @@ from typing import Literal
 
 NAMESPACE = "io.kubernetes.pod.namespace"
 NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels."
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label the API server puts on every namespace, holding its name."""
 SERVICE_ACCOUNT = "io.cilium.k8s.policy.serviceaccount"
 CLUSTER = "io.cilium.k8s.policy.cluster"
 _CILIUM_PREFIX = "io.cilium.k8s"
@@ -23,6 +25,14 @@ _CILIUM_PREFIX = "io.cilium.k8s"
 SOURCE_ANY = "any"
 SOURCE_K8S = "k8s"
 SOURCE_RESERVED = "reserved"
+SOURCE_IP = "ip"
+"""The address of a destination outside the mesh (what CIDR selectors match)."""
+SOURCE_DNS = "dns"
+"""``dns:<name>=proxied|resolved``: the name the source looked the destination up by, and
+whether Cilium's DNS proxy saw the answer (what ``toFQDNs`` selectors need)."""
+WORLD = "world"
+LOOKUP_PROXIED = "proxied"
+LOOKUP_RESOLVED = "resolved"
 
 _NO_VALUES: frozenset[str] = frozenset()
 
@@ -90,6 +100,10 @@ def pod_identity(
         for key, value in pod_labels.items()
         if not key.startswith(_CILIUM_PREFIX)
     }
+    # The API server labels every namespace with its own name (NamespaceDefaultLabelName, GA in
+    # Kubernetes 1.22), and the identity carries the namespace's labels: so a namespace
+    # selector can name one namespace.
+    namespace_labels = {NAMESPACE_NAME_LABEL: namespace, **namespace_labels}
     labels |= {Label(SOURCE_K8S, NAMESPACE_LABELS + k, v) for k, v in namespace_labels.items()}
     labels.add(Label(SOURCE_K8S, NAMESPACE, namespace))
     labels.add(Label(SOURCE_K8S, SERVICE_ACCOUNT, service_account or "default"))
@@ -171,3 +185,51 @@ def _equal(key: str, value: str) -> Requirement:
 def requirement(key: str, operator: Operator, values: Iterable[str] = ()) -> Requirement:
     source, bare = split_key(key)
     return Requirement(source, bare, operator, frozenset(str(v) for v in values))
+
+
+def external_identity(address: str | None, hostname: str | None, lookup: str | None) -> Identity:
+    """The identity of a destination outside the mesh: ``reserved:world``, its address (CIDR
+    selectors match it), and the name the probe looked it up by with ``lookup`` (proxied or
+    not), if it went by name.
+
+    The world identity is ``reserved:world`` in a single-stack cluster and
+    ``reserved:world-ipv4``/``world-ipv6`` in a dual-stack one (pkg/labels, ``LabelWorldIPv4``);
+    the model does not know the stack, so it keeps ``world`` and leaves ``world-ipv4``/
+    ``world-ipv6`` selectors unknown (docs/cilium-semantics.md s17)."""
+    labels = {Label(SOURCE_RESERVED, WORLD, "")}
+    if address is not None:
+        labels.add(Label(SOURCE_IP, address, ""))
+    if hostname is not None and lookup is not None:
+        labels.add(Label(SOURCE_DNS, hostname.lower().rstrip("."), lookup))
+    return Identity(frozenset(labels))
+
+
+KUBE_DNS_NAMESPACE = "kube-system"
+KUBE_DNS_LABELS = {"k8s-app": "kube-dns"}
+"""The cluster DNS pods' labels (CoreDNS as kubeadm, kind and most distributions deploy it, behind
+the Service ``kube-dns``; the label Cilium's DNS policy examples select)."""
+
+
+def kube_dns_identity(cluster_name: str) -> Identity:
+    """The identity of a cluster's DNS pods: ``k8s-app=kube-dns`` in ``kube-system``."""
+    return pod_identity(KUBE_DNS_LABELS, KUBE_DNS_NAMESPACE, {}, "coredns", cluster_name)
+
+
+def address_of(identity: Identity) -> str | None:
+    """The address of an external identity, ``None`` for a pod."""
+    for label in identity.labels:
+        if label.source == SOURCE_IP:
+            return label.key
+    return None
+
+
+def lookup_of(identity: Identity) -> tuple[str, str] | None:
+    """``(name, proxied|resolved)`` of an external identity reached by name."""
+    for label in identity.labels:
+        if label.source == SOURCE_DNS:
+            return label.key, label.value
+    return None
+
+
+def is_world(identity: Identity) -> bool:
+    return bool(identity.lookup(SOURCE_RESERVED, WORLD))

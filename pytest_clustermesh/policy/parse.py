@@ -32,6 +32,7 @@ from .labels import (
 from .rules import (
     ALL_PROTOCOLS,
     KNOWN_ENTITIES,
+    L4,
     Direction,
     Entry,
     HttpRule,
@@ -67,6 +68,9 @@ class ClusterContext:
     default_local_cluster: bool
     node_selector_labels: bool = False
     """``enable-node-selector-labels``: whether ``fromNodes``/``toNodes`` are accepted."""
+    cluster_network_policy: bool = False
+    """``enable-k8s-cluster-network-policy``: whether the agent enforces Kubernetes
+    ClusterNetworkPolicy (from 1.20; :mod:`.tiers`)."""
 
 
 def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:
@@ -250,8 +254,9 @@ class _CiliumRuleParser:
                 item["toPorts"], (*path, "toPorts"), deny, self.ctx, direction
             )
         elif "icmps" in item:
-            # icmps alone restricts the entry to ICMP: no TCP, UDP or SCTP port is admitted.
-            ports = ()
+            # icmps alone restricts the entry to the ICMP types it lists: no TCP, UDP or SCTP
+            # port is admitted (docs/cilium-semantics.md s16).
+            ports = parse_icmps(item["icmps"], (*path, "icmps"))
         if not has_l3:
             # A toPorts-only entry is wildcard L3 (pkg/policy/api/ingress.go); an entry with
             # neither L3 nor L4 adds no filter, so it allows nothing (pkg/policy/rule.go).
@@ -271,7 +276,30 @@ class _CiliumRuleParser:
             for i, sel in enumerate(value):
                 parse_selector(sel, (*path, i))
             return [Peer("nodes", text=f"{key}")]
-        return [Peer("cidr", text=f"{key} (never a pod)")]
+        if key in ("fromCIDR", "toCIDR"):
+            cidrs = tuple((str(cidr), ()) for cidr in value)
+            return [Peer("cidr", text=f"{key} {', '.join(c for c, _ in cidrs)}", cidrs=cidrs)]
+        if key in ("fromCIDRSet", "toCIDRSet"):
+            return [self._cidr_set(key, item, (*path, i)) for i, item in enumerate(value)]
+        if key == "toFQDNs":
+            names: list[str] = []
+            for i, item in enumerate(value):
+                _expect_mapping(item, (*path, i))
+                _only(item, ("matchName", "matchPattern"), (*path, i))
+                names += [str(item[k]) for k in ("matchName", "matchPattern") if k in item]
+            return [Peer("fqdn", text=f"toFQDNs {', '.join(names)}", names=tuple(names))]
+        # toServices (Services without a selector), toGroups (cloud groups): which addresses
+        # they stand for is outside the scenario.
+        return [Peer("opaque", text=f"{key} (addresses the model does not know)")]
+
+    def _cidr_set(self, key: str, item: Any, path: Path) -> Peer:
+        _expect_mapping(item, path)
+        if "cidr" not in item:
+            # cidrGroupRef / cidrGroupSelector: CiliumCIDRGroup objects outside the scenario.
+            return Peer("opaque", text=f"{key} CIDR group (addresses the model does not know)")
+        excepts = tuple(str(e) for e in item.get("except") or ())
+        text = f"{key} {item['cidr']}" + (f" except {', '.join(excepts)}" if excepts else "")
+        return Peer("cidr", text=text, cidrs=((str(item["cidr"]), excepts),))
 
     def _endpoint_peer(self, selector: Selector) -> Peer:
         scoped = self._scope_peer(selector)
@@ -391,9 +419,10 @@ def parse_cilium_ports(
             where,
         )
         http, unknown = _parse_l7(item.get("rules"), (*where, "rules"), deny)
+        dns = _l7_dns(item.get("rules"), (*where, "rules"))
         ports = item.get("ports")
         if not ports:
-            rules.append(PortRule(None, http=http, unknown=unknown))
+            rules.append(PortRule(None, http=http, unknown=unknown, dns=dns))
             continue
         _expect_list(ports, (*where, "ports"))
         for j, port in enumerate(ports):
@@ -402,11 +431,97 @@ def parse_cilium_ports(
             )
             if unknown:
                 rule = replace(rule, unknown=", ".join(filter(None, (rule.unknown, unknown))))
+            if dns is not None:
+                rule = replace(rule, dns=dns)
             rules.append(rule)
     return tuple(rules)
 
 
-_L7_FEATURES = {"dns": "DNS L7 rules", "kafka": "Kafka L7 rules", "l7proto": "l7proto rules"}
+#: ICMP type names (``ICMPField.type`` is an int or a CamelCase name since 1.16;
+#: ``icmpIpv4TypeNameToCode``/``icmpIpv6TypeNameToCode`` in pkg/policy/api/icmp.go). Only the
+#: names that matter for a ping are needed to decide one; the others stand for other types.
+_ICMP_NAMES = {
+    "IPv4": {
+        "EchoReply": 0,
+        "DestinationUnreachable": 3,
+        "Redirect": 5,
+        "Echo": 8,
+        "EchoRequest": 8,
+        "RouterAdvertisement": 9,
+        "RouterSelection": 10,
+        "TimeExceeded": 11,
+        "ParameterProblem": 12,
+        "Timestamp": 13,
+        "TimestampReply": 14,
+        "Photuris": 40,
+        "ExtendedEchoRequest": 42,
+        "ExtendedEchoReply": 43,
+    },
+    "IPv6": {
+        "DestinationUnreachable": 1,
+        "PacketTooBig": 2,
+        "TimeExceeded": 3,
+        "ParameterProblem": 4,
+        "EchoRequest": 128,
+        "EchoReply": 129,
+    },
+}
+
+
+def parse_icmps(raw: Any, path: Path) -> tuple[PortRule, ...]:
+    """``icmps: [{fields: [{family, type}]}]`` as port rules of protocol ICMP (IPv4, the
+    default family) or ICMPv6, the type in place of the port (``ICMPField.PortProtocol``,
+    pkg/policy/api/icmp.go)."""
+    _expect_list(raw, path)
+    rules: list[PortRule] = []
+    for i, item in enumerate(raw):
+        _expect_mapping(item, (*path, i))
+        _only(item, ("fields",), (*path, i))
+        fields = item.get("fields") or []
+        _expect_list(fields, (*path, i, "fields"))
+        for j, field in enumerate(fields):
+            where = (*path, i, "fields", j)
+            _expect_mapping(field, where)
+            _only(field, ("family", "type"), where)
+            family = field.get("family", "IPv4")
+            if family not in _ICMP_NAMES:
+                raise InvalidPolicy("family must be IPv4 or IPv6", (*where, "family"))
+            kind = field.get("type")
+            number: int | None
+            if isinstance(kind, int) and not isinstance(kind, bool):
+                number = kind
+            elif isinstance(kind, str) and kind.isdigit():
+                number = int(kind)
+            elif isinstance(kind, str):
+                number = _ICMP_NAMES[family].get(kind)
+                if number is None:
+                    # A name the schema admits for the other family, or one the model does
+                    # not list: never the echo request of a probe's family.
+                    number = -1
+            else:
+                raise InvalidPolicy("type is an ICMP type number or name", (*where, "type"))
+            if not -1 <= number <= 255:
+                raise InvalidPolicy(f"ICMP type {number} is out of range 0-255", (*where, "type"))
+            protocol: L4 = "ICMP" if family == "IPv4" else "ICMPv6"
+            rules.append(PortRule(number, protocols=frozenset({protocol})))
+    return tuple(rules)
+
+
+_L7_FEATURES = {"kafka": "Kafka L7 rules", "l7proto": "l7proto rules"}
+
+
+def _parse_dns(raw: Any, path: Path) -> tuple[str, ...] | None:
+    """``rules.dns``: the names its DNS proxy lets through, as patterns (pkg/policy/api/l7.go
+    ``PortRuleDNS``: ``matchName`` or ``matchPattern``)."""
+    if raw is None:
+        return None
+    _expect_list(raw, path)
+    names: list[str] = []
+    for i, rule in enumerate(raw):
+        _expect_mapping(rule, (*path, i))
+        _only(rule, ("matchName", "matchPattern"), (*path, i))
+        names += [str(rule[k]) for k in ("matchName", "matchPattern") if k in rule]
+    return tuple(names)
 
 
 def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[tuple[HttpRule, ...] | None, str | None]:
@@ -417,7 +532,7 @@ def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[tuple[HttpRule, ...] | 
         raise InvalidPolicy("deny rules do not support L7 rules (security/policy/deny.rst)", path)
     _expect_mapping(raw, path)
     _only(raw, ("http", "dns", "kafka", "l7proto", "l7"), path)
-    unknown = [_L7_FEATURES[key] for key in ("dns", "kafka", "l7proto") if key in raw]
+    unknown = [_L7_FEATURES[key] for key in ("kafka", "l7proto") if key in raw]
     out = []
     if "http" in raw:
         _expect_list(raw["http"], (*path, "http"))
@@ -441,6 +556,12 @@ def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[tuple[HttpRule, ...] | 
     if "http" not in raw and not unknown:
         return None, None
     return tuple(out), (", ".join(unknown) or None)
+
+
+def _l7_dns(raw: Any, path: Path) -> tuple[str, ...] | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return _parse_dns(raw.get("dns"), (*path, "dns"))
 
 
 def _port_rule(
@@ -553,7 +674,12 @@ def _knp_peers(raw: Any, path: Path, namespace: str, ctx: ClusterContext) -> tup
         if "ipBlock" in item:
             if len(item) > 1:
                 raise InvalidPolicy("ipBlock cannot be combined with selectors", where)
-            peers.append(Peer("cidr", text="ipBlock (never a pod)"))
+            block = _expect_mapping(item["ipBlock"], (*where, "ipBlock"))
+            excepts = tuple(str(e) for e in block.get("except") or ())
+            text = f"ipBlock {block.get('cidr')}" + (
+                f" except {', '.join(excepts)}" if excepts else ""
+            )
+            peers.append(Peer("cidr", text=text, cidrs=((str(block.get("cidr")), excepts),)))
             continue
         pods = parse_selector(item.get("podSelector"), (*where, "podSelector"), SOURCE_K8S)
         extra: list[Requirement] = []

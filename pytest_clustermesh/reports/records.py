@@ -65,9 +65,12 @@ class ProbeKey:
 
     @property
     def destination(self) -> str:
-        """``target:port``, with the protocol when not TCP and the HTTP request if any."""
+        """``target:port``, with the protocol when not TCP and the HTTP request if any;
+        ``target:icmp`` for a ping (it has no port)."""
         text = f"{self.target}:{self.port}"
-        if self.protocol != "TCP":
+        if self.protocol == "ICMP":
+            text = f"{self.target}:icmp"
+        elif self.protocol != "TCP":
             text += f"/{self.protocol}"
         if self.http:
             text += f" {self.http}"
@@ -94,7 +97,7 @@ class CaseRecord:
     source: str
     """``cluster/workload``."""
     target: str
-    """``cluster/workload`` or ``service/name``."""
+    """``cluster/workload``, ``service/name`` or ``external/name``."""
     port: int
     protocol: str
     expected: str
@@ -130,9 +133,10 @@ class CaseRecord:
 
     @property
     def target_cluster(self) -> str | None:
-        """The target's cluster; ``None`` for a Service (resolved in the source's cluster)."""
+        """The target's cluster; ``None`` for a Service (resolved in the source's cluster) and
+        for an external destination (outside every cluster)."""
         cluster, _, _ = self.target.partition("/")
-        return None if cluster == "service" else cluster
+        return None if cluster in ("service", "external") else cluster
 
     @property
     def key(self) -> ProbeKey:

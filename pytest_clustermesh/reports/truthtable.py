@@ -165,9 +165,10 @@ def column_labels(records: Iterable[CaseRecord]) -> dict[ProbeKey, str]:
     }
 
 
-def _destination_order(label: str) -> tuple[bool, str]:
-    """Pods first, then Services, each alphabetically."""
-    return (label.startswith("service/"), label)
+def _destination_order(label: str) -> tuple[int, str]:
+    """Pods first, then Services, then external destinations, each alphabetically."""
+    rank = 2 if label.startswith("external/") else 1 if label.startswith("service/") else 0
+    return (rank, label)
 
 
 def _cell(records: Sequence[CaseRecord]) -> Cell:

@@ -6,9 +6,18 @@ expectation's source, a policy file) are checked in :mod:`.load`, which knows th
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 #: Logical names of clusters, namespaces and workloads: DNS labels, as they end up in names.
@@ -18,6 +27,8 @@ StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
 HTTP_PATH = r"^/\S*$"
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 L4Protocol = Literal["TCP", "UDP", "SCTP"]
+#: What a probe speaks: a port's protocol, or ICMP (an echo request, a ping; it has no port).
+ProbeProtocolName = Literal["TCP", "UDP", "SCTP", "ICMP"]
 #: A container port name (IANA_SVC_NAME): at most 15 lower-case letters, digits and '-'.
 PortName = Annotated[
     str,
@@ -128,6 +139,61 @@ class HttpModel(_Strict):
     ] = Field(default_factory=dict, description="request headers, e.g. {X-Token: abc}")
 
 
+#: A DNS name as a client looks it up: dot-separated labels of letters, digits and '-', each at
+#: most 63 characters, not starting or ending with '-' (RFC 1123); at most 253 in all.
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}\.?$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.?$"
+)
+
+
+class ExternalModel(_Strict):
+    """A destination outside the mesh (Cilium's ``world``): probed by name through the
+    cluster's DNS when it has a hostname (what ``toFQDNs`` policies need), else by address."""
+
+    address: str | None = Field(
+        None,
+        description="its IPv4 or IPv6 address; the simulated mesh takes the hostname to "
+        "resolve to it, and CIDR rules (toCIDR, toCIDRSet, ipBlock) match it",
+    )
+    hostname: str | None = Field(
+        None, description="a DNS name; a probe goes to it, resolved through kube-dns"
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        return value
+
+    @field_validator("hostname")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            pass
+        else:
+            raise ValueError(f"{value!r} is an address; give it as address")
+        if not _HOSTNAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a DNS name (labels of letters, digits and '-' joined by '.')"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> ExternalModel:
+        if self.address is None and self.hostname is None:
+            raise ValueError("an external needs address, hostname or both")
+        return self
+
+
 class ExpectationModel(_Strict):
     """An expected verdict from clients to servers; ``*`` in either half widens it."""
 
@@ -135,10 +201,17 @@ class ExpectationModel(_Strict):
         alias="from", description="cluster/workload; `*` for any cluster or workload"
     )
     to: str = Field(
-        description="cluster/workload (its pods) or service/<name> (from the source's cluster)"
+        description="cluster/workload (its pods), service/<name> (from the source's cluster) "
+        "or external/<name> (a key of `externals`)"
     )
-    port: PortNumber | None = Field(None, description="default: the server's first port")
-    protocol: L4Protocol | None = None
+    port: PortNumber | None = Field(
+        None,
+        description="default: the server's first port; none with protocol ICMP; required "
+        "for an external target",
+    )
+    protocol: ProbeProtocolName | None = Field(
+        None, description="default: the port's protocol; ICMP sends a ping (echo request)"
+    )
     http: HttpModel | None = None
     verdict: VerdictName
     served_by: Name | list[Name] | None = Field(
@@ -158,9 +231,15 @@ class MatrixModel(_Strict):
     """Every client-to-server pair of a step, each expected to get what the model predicts."""
 
     source: str = Field("*/*", alias="from", description="clients, as in an expectation")
-    to: str | list[str] = Field("*/*", description="servers or service/<name>, one or a list")
-    port: PortNumber | None = Field(None, description="default: each server's first port")
-    protocol: L4Protocol | None = None
+    to: str | list[str] = Field(
+        "*/*", description="servers, service/<name> or external/<name>, one or a list"
+    )
+    port: PortNumber | None = Field(
+        None, description="default: each server's first port; none with protocol ICMP"
+    )
+    protocol: ProbeProtocolName | None = Field(
+        None, description="default: the port's protocol; ICMP sends a ping (echo request)"
+    )
 
 
 class StepModel(_Strict):
@@ -198,6 +277,11 @@ class ScenarioModel(_Strict):
     )
     workloads: dict[Name, WorkloadModel] = Field(min_length=1)
     policies: dict[Name, PolicySourceModel] = Field(default_factory=dict)
+    externals: dict[Name, ExternalModel] = Field(
+        default_factory=dict,
+        description="destinations outside the mesh, probed as external/<name>: "
+        "{address: <IPv4 or IPv6>, hostname: <DNS name>} (at least one)",
+    )
     steps: list[StepModel] = Field(min_length=1)
     facts: dict[Name, dict[str, ConditionValue]] | None = Field(
         None,

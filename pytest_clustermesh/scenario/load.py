@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..backend import HttpRequest, PodTarget, Probe, ServiceTarget, Target
+from ..backend import ExternalTarget, HttpRequest, PodTarget, Probe, ServiceTarget, Target
 from ..errors import Location, ScenarioError
 from ..facts import MODELLED_RELEASES as RELEASES
 from ..facts import Condition, ConditionError, parse_pins
@@ -27,6 +27,7 @@ from .policyfiles import PolicyFolders, PolicyPathError, looks_like_file
 from .templates import TEMPLATE, TemplateError
 
 ALL = "*"
+EXTERNAL = "external/"
 
 
 def load_scenario(path: Path, policy_roots: Sequence[Path] = ()) -> Scenario:
@@ -53,8 +54,9 @@ def resolve_sources(scenario: Scenario, text: str) -> list[tuple[str, str]]:
 
 
 def resolve_targets(scenario: Scenario, text: str) -> list[tuple[Target, str]]:
-    """The targets a ``to:`` value names (``cluster/workload`` or ``service/<name>``), each
-    with the server workload behind it."""
+    """The targets a ``to:`` value names (``cluster/workload``, ``service/<name>`` or
+    ``external/<name>``), each with the server workload behind it (``""`` for an external
+    destination, which has none)."""
     return _Loader(scenario.path, {}).targets(scenario.model, text, ())
 
 
@@ -327,7 +329,9 @@ class _Loader:
         targets = [matrix.to] if isinstance(matrix.to, str) else matrix.to
         for text in targets:
             for target, owner in self.targets(model, text, where):
-                port, protocol = self.port(model, owner, matrix.port, matrix.protocol, None, where)
+                port, protocol = self.port(
+                    model, owner, matrix.port, matrix.protocol, None, where, target
+                )
                 for cluster, source in sources:
                     probe = Probe(cluster, source, target, port, protocol)
                     yield Case(step, probe, None, line=line)
@@ -344,9 +348,13 @@ class _Loader:
             sources = self.sources(model, expect.source, where)
             for target, owner in self.targets(model, expect.to, where):
                 if served is not None and not isinstance(target, ServiceTarget):
-                    raise self.error("served_by applies to service/<name> targets", *where)
+                    raise self.error(
+                        "served_by applies to service/<name> targets",
+                        *where,
+                        "served_by" if isinstance(target, ExternalTarget) else "to",
+                    )
                 port, protocol = self.port(
-                    model, owner, expect.port, expect.protocol, expect.http, where
+                    model, owner, expect.port, expect.protocol, expect.http, where, target
                 )
                 for cluster, source in sources:
                     probe = Probe(
@@ -391,6 +399,13 @@ class _Loader:
             if (text := source_text(self.data, (*where, "when", *path))) is not None
         }
         try:
+            if "destination" in expect.when and expect.to.startswith(EXTERNAL):
+                raise ConditionError(
+                    f"destination: {expect.to} is outside the mesh and has no cluster; use "
+                    "source: {...} or a cluster's name",
+                    None,
+                    "destination",
+                )
             if "destination" in expect.when and expect.to.startswith("service/"):
                 raise ConditionError(
                     f"destination: {expect.to} is a Service, and which cluster serves it is "
@@ -444,6 +459,13 @@ class _Loader:
     def targets(
         self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]
     ) -> list[tuple[Target, str]]:
+        if text.startswith(EXTERNAL):
+            name = text.removeprefix(EXTERNAL)
+            external = model.externals.get(name)
+            if external is None:
+                defined = ", ".join(model.externals) or "none; define them under externals"
+                raise self.error(f"to: no external {name!r} (externals: {defined})", *where, "to")
+            return [(ExternalTarget(name, external.address, external.hostname), "")]
         if text.startswith("service/"):
             service = text.removeprefix("service/")
             for name, spec in model.workloads.items():
@@ -476,7 +498,9 @@ class _Loader:
         cluster, sep, workload = text.partition("/")
         if not sep or not cluster or not workload:
             raise self.error(
-                f"{text!r} is not cluster/workload (or service/<name>; `*` for any)", *where
+                f"{text!r} is not cluster/workload (or service/<name>, external/<name>; `*` "
+                "for any)",
+                *where,
             )
         if cluster != ALL:
             self.known_cluster(model, cluster, *where)
@@ -499,7 +523,22 @@ class _Loader:
         protocol: str | None,
         http: dsl.HttpModel | None,
         where: tuple[Any, ...],
+        target: Target | None = None,
     ) -> tuple[int, Any]:
+        if protocol == "ICMP":
+            return self.icmp(port, http, where, target)
+        if isinstance(target, ExternalTarget):
+            if port is None:
+                raise self.error(
+                    f"to: {target} needs a port (an external destination has no server "
+                    "workload to take one from), or protocol: ICMP",
+                    *where,
+                    "to",
+                )
+            protocol = protocol or "TCP"
+            if http is not None and protocol != "TCP":
+                raise self.error("http applies to TCP probes", *where, "http")
+            return port, protocol
         ports = model.workloads[owner].port_list()
         port = port if port is not None else ports[0].port
         declared = next((p.protocol for p in ports if p.port == port), "TCP")
@@ -507,6 +546,32 @@ class _Loader:
         if http is not None and protocol != "TCP":
             raise self.error("http applies to TCP probes", *where, "http")
         return port, protocol
+
+    def icmp(
+        self,
+        port: int | None,
+        http: dsl.HttpModel | None,
+        where: tuple[Any, ...],
+        target: Target | None,
+    ) -> tuple[int, Any]:
+        """A ping: no port, no HTTP, and not of a Service (docs/cilium-semantics.md s16)."""
+        if port is not None:
+            raise self.error(
+                "protocol: ICMP sends a ping (an echo request), which has no port; leave port out",
+                *where,
+                "port",
+            )
+        if http is not None:
+            raise self.error("http applies to TCP probes, not ICMP", *where, "http")
+        if isinstance(target, ServiceTarget):
+            raise self.error(
+                f"protocol: ICMP to {target}: Cilium's load balancer translates TCP, UDP and "
+                "SCTP ports, not pings, so a ping of a Service address never reaches a "
+                "backend and tests no policy; ping cluster/workload targets instead",
+                *where,
+                "protocol",
+            )
+        return 0, "ICMP"
 
     def check_unique(self, cases: Sequence[Case]) -> None:
         seen: dict[str, Case] = {}
@@ -521,7 +586,7 @@ class _Loader:
 
 
 def _cluster_of(target: Target) -> str | None:
-    """The cluster of a ``cluster/workload`` target; ``None`` for a Service."""
+    """The cluster of a ``cluster/workload`` target; ``None`` for a Service or an external."""
     return target.cluster if isinstance(target, PodTarget) else None
 
 

@@ -24,7 +24,7 @@ from ..backend import (
 )
 from ..errors import Location
 from ..facts import ClusterFacts
-from ..policy.parse import CCNP
+from ..policy.tiers import CLUSTERWIDE_KINDS
 from .model import PolicySource, Scenario
 from .templates import TemplateContext, render
 
@@ -110,9 +110,9 @@ def render_policy(
         raise ValueError("metadata must be a mapping")
     name = str(meta.get("name", ""))
     namespace: str | None
-    if kind == CCNP:
+    if kind in CLUSTERWIDE_KINDS:
         if "namespace" in meta:
-            raise ValueError("a CiliumClusterwideNetworkPolicy has no metadata.namespace")
+            raise ValueError(f"a {kind} has no metadata.namespace (it is cluster-wide)")
         name = dns_name(name, deployment.key, limit=253)
         namespace = None
     else:

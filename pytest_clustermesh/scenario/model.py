@@ -62,7 +62,9 @@ class Case:
         """Unique within the step: ``cluster1/frontend->service/myapp:80``."""
         probe = self.probe
         text = f"{probe.source_cluster}/{probe.source}->{probe.target}:{probe.port}"
-        if probe.protocol != "TCP":
+        if probe.protocol == "ICMP":
+            text = f"{probe.source_cluster}/{probe.source}->{probe.target}:icmp"
+        elif probe.protocol != "TCP":
             text += f"/{probe.protocol}"
         if probe.http is not None:
             text += f"[{probe.http.method} {probe.http.path}]"

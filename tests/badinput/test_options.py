@@ -101,7 +101,7 @@ CASES = [
         (),
         "clustermesh_sim_options 'cluster2:policy-default-local-clustr=true': expected "
         "[CLUSTER:]KEY=VALUE with KEY one of policy-default-local-cluster, enable-policy, "
-        "policy-audit-mode",
+        "policy-audit-mode, enable-k8s-cluster-network-policy",
         ini="clustermesh_backend = simulated\nclustermesh_sim_options =\n"
         "    cluster2:policy-default-local-clustr=true",
     ),

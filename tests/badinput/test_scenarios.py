@@ -165,6 +165,100 @@ CASES = [
         "got the string 'deny everything'",
         tail="policies:\n  p:\n    inline: deny everything\n",
     ),
+    # -- ICMP (docs/cilium-semantics.md s16) ---------------------------------------------------
+    scenario(
+        "icmp-with-a-port",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: cluster1/myapp, protocol: ICMP, port: 80, verdict: allow}",
+        "*bad.scenario.yaml:13: protocol: ICMP sends a ping (an echo request), which has no "
+        "port; leave port out",
+    ),
+    scenario(
+        "icmp-to-a-service",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: service/myapp-service, protocol: ICMP, verdict: allow}",
+        "*bad.scenario.yaml:13: protocol: ICMP to service/myapp-service: Cilium's load "
+        "balancer translates TCP, UDP and SCTP ports, not pings*",
+    ),
+    scenario(
+        "icmp-with-http",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: cluster1/myapp, protocol: ICMP, http: {path: /}, verdict: allow}",
+        "*bad.scenario.yaml:13: http applies to TCP probes, not ICMP",
+    ),
+    scenario(
+        "icmp-in-a-matrix-with-a-port",
+        "    expect:\n",
+        "    matrix: {to: cluster1/myapp, protocol: ICMP, port: 80}\n    expect:\n",
+        "*bad.scenario.yaml:12: protocol: ICMP sends a ping*leave port out",
+    ),
+    scenario(
+        "protocol-icmpv6",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: cluster1/myapp, protocol: ICMPv6, verdict: allow}",
+        "*bad.scenario.yaml:13: steps.0.expect.0.protocol: *'ICMPv6'*",
+    ),
+    # -- external destinations (docs/cilium-semantics.md s17) ----------------------------------
+    scenario(
+        "external-with-neither-address-nor-hostname",
+        "verdict: allow}",
+        "verdict: allow}",
+        "*bad.scenario.yaml:15: externals.api: an external needs address, hostname or both",
+        tail="externals:\n  api: {}\n",
+    ),
+    scenario(
+        "external-address-not-an-address",
+        "verdict: allow}",
+        "verdict: allow}",
+        "*bad.scenario.yaml:16: externals.api.address: '203.0.113.300' is not an IPv4 or "
+        "IPv6 address",
+        tail="externals:\n  api:\n    address: 203.0.113.300\n",
+    ),
+    scenario(
+        "external-hostname-not-a-name",
+        "verdict: allow}",
+        "verdict: allow}",
+        "*bad.scenario.yaml:16: externals.api.hostname: 'api_example.com' is not a DNS name*",
+        tail="externals:\n  api:\n    hostname: api_example.com\n",
+    ),
+    scenario(
+        "external-hostname-an-address",
+        "verdict: allow}",
+        "verdict: allow}",
+        "*bad.scenario.yaml:16: externals.api.hostname: '203.0.113.1' is an address; give it "
+        "as address",
+        tail="externals:\n  api:\n    hostname: 203.0.113.1\n",
+    ),
+    scenario(
+        "external-not-defined",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: external/api, port: 443, verdict: allow}",
+        "*bad.scenario.yaml:13: to: no external 'api' (externals: none; define them under "
+        "externals)",
+    ),
+    scenario(
+        "external-without-a-port",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: external/api, verdict: allow}",
+        "*bad.scenario.yaml:13: to: external/api needs a port (an external destination has no "
+        "server workload to take one from), or protocol: ICMP",
+        tail="externals:\n  api: {address: 203.0.113.10}\n",
+    ),
+    scenario(
+        "external-with-served-by",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: external/api, port: 443, served_by: cluster1, verdict: allow}",
+        "*bad.scenario.yaml:13: served_by applies to service/<name> targets",
+        tail="externals:\n  api: {address: 203.0.113.10}\n",
+    ),
+    scenario(
+        "external-with-a-destination-condition",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: external/api, port: 443, verdict: allow, when: {destination: {cilium: '>=1.19'}}}",
+        "*bad.scenario.yaml:13: when: destination: external/api is outside the mesh and has no "
+        "cluster*",
+        tail="externals:\n  api: {address: 203.0.113.10}\n",
+    ),
 ]
 
 

@@ -96,8 +96,9 @@ CASES = [
         "unknown-cluster",
         "cluster3: {cilium: '1.19'}",
         "*bad.scenario.yaml:13: when: unknown fact 'cluster3' (did you mean 'cluster2'? known: "
-        "cilium, policy-default-local-cluster, enable-policy, policy-audit-mode; or, holding "
-        "such facts, a cluster (cluster1, cluster2), source or destination)",
+        "cilium, policy-default-local-cluster, enable-policy, policy-audit-mode, "
+        "enable-k8s-cluster-network-policy; or, holding such facts, a cluster (cluster1, "
+        "cluster2), source or destination)",
     ),
     when(
         "cluster-facts-not-a-mapping",

@@ -75,6 +75,8 @@ def test_one_record_per_item_with_the_runs_metadata(
         "cluster_id": 1,
         "cilium_version": "1.19",
         "options": {
+            # ClusterNetworkPolicy is enforced from 1.20 only, so 1.19 runs as without it.
+            "enable-k8s-cluster-network-policy": "false",
             "enable-policy": "default",
             "policy-audit-mode": "false",
             "policy-default-local-cluster": "true",

@@ -301,3 +301,31 @@ def test_the_results_file_round_trips_and_rejects_other_files(tmp_path: Path) ->
             resultsfile.read(bad)
     with pytest.raises(ResultsFileError, match="no such file"):
         resultsfile.read(tmp_path / "missing.json")
+
+
+def test_pings_and_externals_get_columns_of_their_own() -> None:
+    """s16, s17: a ping has no port (``:icmp``), an external destination no cluster; both are
+    columns of the truth table, externals after the pods and Services."""
+    records = [
+        record("cluster1/a", "external/api", "allow", "allowed", port=443),
+        record("cluster1/a", "cluster1/web", "deny", "dropped", port=0, protocol="ICMP"),
+        record("cluster1/a", "cluster1/web", "allow", "allowed"),
+        record("cluster1/a", "service/web", "allow", "allowed"),
+        record("cluster1/a", "external/api", "deny", "dropped", port=0, protocol="ICMP"),
+    ]
+    ping = records[1]
+    assert ping.key.destination == "cluster1/web:icmp"
+    assert records[0].target_cluster is None and ping.target_cluster == "cluster1"
+    assert records[0].key != records[4].key
+    (table,) = truthtable.truth_tables(records)
+    assert table.destinations == (
+        "cluster1/web:80",
+        "cluster1/web:icmp",
+        "service/web",
+        "external/api:443",
+        "external/api:icmp",
+    )
+    cells = grid(table, "observed")
+    assert cells[("cluster1/a", "cluster1/web:icmp")] == "X"
+    assert cells[("cluster1/a", "external/api:443")] == "."
+    assert CaseRecord.from_json(ping.to_json()) == ping

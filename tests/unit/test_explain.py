@@ -59,3 +59,63 @@ def test_explain_rejects_what_it_does_not_model(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+# -- s16: why a ping was or was not admitted -----------------------------------------------------
+
+
+def _ping_reasons(spec: dict[str, object], source: str = "c1/fe") -> tuple[str, str]:
+    from ..meshworld import cnp, mesh, probe
+
+    sim, deployment = mesh("1.19", policies={"c1": [cnp(spec)]})
+    result = probe(sim, deployment, source, "c1/be", 0, protocol="ICMP")
+    return result.outcome.value, "\n".join(result.explanation)
+
+
+BE = {"matchLabels": {"app": "backend"}}
+FE = [{"matchLabels": {"app": "frontend"}}]
+
+
+def test_a_ping_blocked_by_an_l4_rule_says_so() -> None:
+    """language.rst, 'Limit ingress/egress ports': once an L4 rule applies, ICMP is blocked."""
+    outcome, text = _ping_reasons(
+        {
+            "endpointSelector": BE,
+            "ingress": [{"fromEndpoints": FE, "toPorts": [{"ports": [{"port": "8080"}]}]}],
+        }
+    )
+    assert outcome == "dropped"
+    assert "no rule allows" in text and "on ICMP echo request (type 8)" in text
+    assert "ICMP echo request (type 8) is not among its ports (8080/ANY)" in text
+    assert "once an L4 rule applies, ICMP that no icmps lists is blocked" in text
+
+
+def test_a_ping_admitted_by_an_l3_only_entry_says_why() -> None:
+    outcome, text = _ping_reasons({"endpointSelector": BE, "ingress": [{"fromEndpoints": FE}]})
+    assert outcome == "allowed"
+    assert "allowed by CNP demo/p spec ingress[0]" in text
+    assert "an entry with no toPorts or icmps admits every protocol, ICMP included" in text
+
+
+def test_a_ping_admitted_by_icmps_names_the_type() -> None:
+    outcome, text = _ping_reasons(
+        {
+            "endpointSelector": BE,
+            "ingress": [{"fromEndpoints": FE, "icmps": [{"fields": [{"type": "EchoRequest"}]}]}],
+        }
+    )
+    assert outcome == "allowed"
+    assert "its icmps lists ICMP type 8" in text
+
+
+def test_a_ping_icmps_does_not_list_names_what_it_lists() -> None:
+    outcome, text = _ping_reasons(
+        {
+            "endpointSelector": BE,
+            "ingress": [
+                {"fromEndpoints": FE, "icmps": [{"fields": [{"type": 8, "family": "IPv6"}]}]}
+            ],
+        }
+    )
+    assert outcome == "dropped"
+    assert "its icmps lists ICMPv6 type 8, not ICMP echo request (type 8)" in text

@@ -96,6 +96,94 @@ KNP_FE_OF_C2 = knp_from(
 )
 BOTH = {"c1": [FE_8080], "c2": [FE_8080]}
 
+
+def icmps(*fields: dict[str, Any]) -> dict[str, Any]:
+    return {"icmps": [{"fields": list(fields)}]}
+
+
+PING = {"port": 0, "protocol": "ICMP"}
+ICMP_DOC = "language.rst 'Limit ICMP/ICMPv6 types'"
+L4_DOC = "language.rst 'Limit ingress/egress ports'"
+# fmt: off
+ICMP_ROWS = [
+    Row(f"s16: icmps type 8 (IPv4 by default, pkg/policy/api/icmp.go) admits a ping ({ICMP_DOC})",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": 8})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: the CamelCase name EchoRequest is type 8 (icmpIpv4TypeNameToCode, icmp.go)",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": "EchoRequest", "family": "IPv4"})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: ... and so is Echo (icmpIpv4TypeNameToCode, icmp.go)",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": "Echo"})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: icmps that lists another type (EchoReply, 0) does not admit a ping (icmp.go)",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": "EchoReply"})})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16: icmps of family IPv6 (EchoRequest is 128 there) does not admit an IPv4 ping "
+        "(ICMPField.PortProtocol, icmp.go: IPv6 maps to ICMPv6)",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": "EchoRequest", "family": "IPv6"})})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16: icmps admits the type from the peers of its entry only",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": 8})})]},
+        "c1/tester", "c1/be", DROPPED, **PING),
+    Row(f"s16: an L3-only entry admits every protocol, ICMP included ({L4_DOC})",
+        {"c1": [be_ingress(FROM_FE)]}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row(f"s16: an entry with toPorts only does not admit ICMP: once an L4 rule applies, ICMP is "
+        f"blocked ({L4_DOC}; cilium#14609)",
+        {"c1": [FE_8080]}, "c1/fe", "c1/be", DROPPED, **PING),
+    Row(f"s16: ... not even with protocol ANY, which means TCP, UDP and SCTP ({L4_DOC})",
+        {"c1": [be_ingress({**FROM_FE, "toPorts": [{"ports": [{"port": "0"}]}]})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16: a toPorts-only entry (wildcard L3, SF7) admits no ping from anyone",
+        {"c1": [be_ingress(TO_8080)]}, "c2/fe-other", "c1/be", DROPPED, **PING),
+    Row("s16: two entries, toPorts and icmps, admit both (icmps may not share an entry with "
+        "toPorts, rule_validation.go)",
+        {"c1": [be_ingress({**FROM_FE, **TO_8080}, {**FROM_FE, **icmps({"type": 8})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: egress icmps admits a ping out (language.rst: icmps at ingress and egress)",
+        {"c1": [fe_egress({"toEndpoints": [BE], **icmps({"type": 8})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: egress toPorts only blocks a ping at the source",
+        {"c1": [fe_egress({"toEndpoints": [BE], **TO_8080})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, SF8: an ingressDeny with icmps type 8 drops a ping an L3 allow admits "
+        "(deny.rst: deny wins; IngressDenyRule has icmps)",
+        {"c1": [be_ingress(FROM_FE, ingressDeny=[{**FROM_FE, **icmps({"type": 8})}])]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, SF8: ... and leaves TCP alone",
+        {"c1": [be_ingress(FROM_FE, ingressDeny=[{**FROM_FE, **icmps({"type": 8})}])]},
+        "c1/fe", "c1/be", ALLOWED),
+    Row("s16, SF8: an L3-only ingressDeny drops ICMP too (SF8: ping allowed only when the deny "
+        "lists ports)",
+        {"c1": [be_ingress(FROM_FE, ingressDeny=[FROM_FE])]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, SF8: a deny with toPorts only leaves a ping allowed (SF8)",
+        {"c1": [DENY_FE_8080]}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: an egressDeny with icmps type EchoRequest drops the ping at the source",
+        {"c1": [fe_egress({"toEntities": ["all"]}),
+                cnp({"endpointSelector": FE_LABELS, "egressDeny": [
+                    {"toEndpoints": [BE], **icmps({"type": "EchoRequest"})}]}, name="d")]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, s6: a KNP peer without ports admits every protocol, ICMP included "
+        "(pkg/k8s/network_policy.go: no ports, no L4 filter)",
+        {"c1": [knp_from({"podSelector": FE_LABELS})]}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16, s6: a KNP with ports (TCP, UDP or SCTP only, networking/v1) admits no ping",
+        {"c1": [knp({"podSelector": BE, "ingress": [{"from": [{"podSelector": FE_LABELS}],
+                                                     "ports": [{"port": 8080}]}]})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, s6: KNP ingress [{}] allows everything, pings included (SF6)",
+        {"c1": [knp({"podSelector": BE, "ingress": [{}]})]}, "c2/tester", "c1/be", ALLOWED,
+        **PING),
+    Row("s16, s13: a named port that stands for several numbers does not make a ping unknown",
+        {"c1": [fe_egress({"toEndpoints": [BE], "toPorts": [{"ports": [{"port": "http"}]}]})]},
+        "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16, s3: with no policy a ping passes (no default deny)",
+        {}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16, SF1: a ping from another cluster follows the same scoping as TCP (1.19+)",
+        {"c1": [be_ingress(FROM_FE)]}, "c2/fe", "c1/be", DROPPED, **PING,
+        versions=("1.19", "1.20")),
+]
+# fmt: on
+
 # fmt: off
 ROWS = [
     # -- scenario facts of docs/cilium-semantics.md -------------------------------------------
@@ -359,6 +447,8 @@ ROWS = [
     Row("s13, s5: an entry with icmps only admits no TCP (rule_validation.go: ICMP is its L4)",
         {"c1": [be_ingress({**FROM_FE, "icmps": [{"fields": [{"type": 8}]}]})]},
         "c1/fe", "c1/be", DROPPED),
+    # -- s16: ICMP echo requests (pings); probes with protocol ICMP have port 0 ----------------
+    *ICMP_ROWS,
 ]
 # fmt: on
 
