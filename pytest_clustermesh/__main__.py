@@ -67,8 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("-v", "--verbose", action="store_true", help="also the start's reasons")
     explain.add_argument("--step", help="step name (default: the first)")
     explain.add_argument("--from", dest="source", help="cluster/workload of a client")
-    explain.add_argument("--to", dest="target", help="cluster/workload or service/<name>")
+    explain.add_argument(
+        "--to", dest="target", help="cluster/workload, service/<name> or external/<name>"
+    )
     explain.add_argument("--port", type=int)
+    explain.add_argument(
+        "--protocol", type=str.upper, choices=["TCP", "UDP", "SCTP", "ICMP"],
+        help="the probe's protocol (default: the expectation's, else TCP); ICMP is a ping",
+    )  # fmt: skip
     explain.add_argument("--path", help="HTTP path of the request (default /)")
     explain.add_argument(
         "--cilium-version", default=DEFAULT_SIM_VERSION,
@@ -137,12 +143,26 @@ def _probe(scenario: Scenario, args: argparse.Namespace) -> Probe:
         if ALL in args.source or len(sources) != 1 or len(targets) != 1:
             raise ClusterMeshError("explain takes one source and one target, no wildcards")
         (cluster, source), (target, owner) = sources[0], targets[0]
-        port = scenario.model.workloads[owner].port_list()[0].port
-        candidate = Probe(cluster, source, target, port)
+        if args.protocol == "ICMP":
+            port = 0
+        elif owner:
+            port = scenario.model.workloads[owner].port_list()[0].port
+        elif args.port:
+            port = args.port
+        else:
+            raise ClusterMeshError(f"{target} has no server workload: give --port")
+        candidate = Probe(cluster, source, target, port, args.protocol or "TCP")
+    protocol = args.protocol or candidate.protocol
+    if protocol == "ICMP":
+        if args.port or args.path:
+            raise ClusterMeshError("a ping (--protocol ICMP) has no --port or --path")
+        return Probe(candidate.source_cluster, candidate.source, candidate.target, 0, "ICMP")
     http = HttpRequest(path=args.path) if args.path else candidate.http
     port = args.port or candidate.port
+    if not port:
+        raise ClusterMeshError(f"give --port for a {protocol} probe to {candidate.target}")
     return Probe(candidate.source_cluster, candidate.source, candidate.target, port,
-                 candidate.protocol, http)  # fmt: skip
+                 protocol, http)  # fmt: skip
 
 
 def _print_result(
@@ -151,7 +171,7 @@ def _print_result(
     served = f" served by {', '.join(sorted(result.served_by))}" if result.served_by else ""
     wanted = f"  (expected: {expected})" if expected else ""
     request = f" {probe.http.method} {probe.http.path}" if probe.http else ""
-    protocol = f"/{probe.protocol}" if probe.protocol != "TCP" else ""
+    protocol = f"/{probe.protocol}" if probe.protocol not in ("TCP", "ICMP") else ""
     print(f"{probe}{protocol}{request}: {result.outcome.value}{served}{wanted}")
     if verbose or result.outcome.is_error:
         if result.detail and result.outcome.is_error:

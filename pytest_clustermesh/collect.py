@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from .backend import ExternalTarget
 from .errors import ClusterMeshError, ScenarioError
 from .options import DEFAULT_SCENARIO_FILES, policy_roots
 from .runner import Judgement, MeshSession, TooFewClusters
@@ -145,7 +146,8 @@ class ScenarioItem(pytest.Function):
                 probe.source,
                 case.verdict_text,
                 target_name,
-                target_cluster or "service",
+                target_cluster or _target_kind(target),
+                *(("icmp",) if probe.protocol == "ICMP" else ()),
             }
         )
         self.add_marker(
@@ -195,3 +197,8 @@ class ScenarioItem(pytest.Function):
         if isinstance(excinfo.value, CaseFailed | ClusterMeshError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+def _target_kind(target: object) -> str:
+    """The keyword of a target outside any one cluster: ``service`` or ``external``."""
+    return "external" if isinstance(target, ExternalTarget) else "service"

@@ -84,7 +84,10 @@ class Identity:
         return self.get(NAMESPACE)
 
     def __str__(self) -> str:
-        return "{" + ", ".join(sorted(map(str, self.labels))) + "}"
+        # The namespace's own-name label repeats io.kubernetes.pod.namespace: left out here.
+        own_name = NAMESPACE_LABELS + NAMESPACE_NAME_LABEL
+        shown = (str(label) for label in self.labels if label.key != own_name)
+        return "{" + ", ".join(sorted(shown)) + "}"
 
 
 def pod_identity(

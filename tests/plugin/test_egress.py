@@ -138,3 +138,14 @@ def test_a_name_that_cannot_resolve_is_never_a_deny(pytester: pytest.Pytester) -
             "policy: api.example.net did not resolve*",
         ]
     )
+
+
+def test_keywords_select_externals_and_pings(pytester: pytest.Pytester, egress: Path) -> None:
+    result = pytester.runpytest("--collect-only", "-q", FILE, SIMULATED, "-k", "external and icmp")
+    result.stdout.fnmatch_lines(
+        [
+            f"{FILE}::no-policy::cluster1/frontend->external/api:icmp",
+            f"{FILE}::egress-to-cidr::cluster1/frontend->external/docs:icmp",
+            "2/24 tests collected (22 deselected)*",
+        ]
+    )

@@ -119,3 +119,39 @@ def test_a_ping_icmps_does_not_list_names_what_it_lists() -> None:
     )
     assert outcome == "dropped"
     assert "its icmps lists ICMPv6 type 8, not ICMP echo request (type 8)" in text
+
+
+EGRESS = GUIDE.parents[1] / "egress" / "egress.scenario.yaml"
+
+
+def test_explain_a_ping_asked_for_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # The step has no ping from cluster2 to cluster1/myapp: --protocol ICMP asks for one.
+    args = ["explain", str(EGRESS), "--step", "ports-block-ping", "--from", "cluster1/frontend"]
+    assert main([*args, "--to", "cluster1/myapp", "--protocol", "icmp"]) == 0
+    out = capsys.readouterr().out
+    assert "cluster1/frontend->cluster1/myapp:icmp: dropped" in out
+    assert "/ICMP" not in out  # the probe's text already says icmp
+
+
+def test_explain_an_external_without_an_expectation_needs_a_port(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "x.scenario.yaml"
+    scenario.write_text(
+        "clusters: [cluster1]\n"
+        "workloads: {frontend: {role: client}, myapp: {role: server, port: 80}}\n"
+        "externals: {api: {address: 198.51.100.20}}\n"
+        "steps: [{name: s, expect: [{from: cluster1/frontend, to: cluster1/myapp, "
+        "verdict: allow}]}]\n"
+    )
+    args = ["explain", str(scenario), "--from", "cluster1/frontend", "--to", "external/api"]
+    assert main(args) == 2
+    assert "external/api has no server workload: give --port" in capsys.readouterr().err
+    assert main([*args, "--port", "8443"]) == 0
+    assert "cluster1/frontend->external/api:8443: allowed" in capsys.readouterr().out
+
+
+def test_explain_a_ping_takes_no_port(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["explain", str(EGRESS), "--step", "no-policy", "--from", "cluster1/frontend"]
+    assert main([*args, "--to", "cluster1/myapp", "--protocol", "ICMP", "--port", "80"]) == 2
+    assert "a ping (--protocol ICMP) has no --port or --path" in capsys.readouterr().err
