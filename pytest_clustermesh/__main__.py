@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .backend import HttpRequest, Probe
+from .backend import DnsTarget, HttpRequest, Probe
 from .errors import ClusterMeshError, UsageError
 from .facts import KNOWN_OPTIONS, mixed_mesh_line
 from .options import DEFAULT_SIM_VERSION, sim_settings
@@ -143,6 +143,8 @@ def _probe(scenario: Scenario, args: argparse.Namespace) -> Probe:
         if ALL in args.source or len(sources) != 1 or len(targets) != 1:
             raise ClusterMeshError("explain takes one source and one target, no wildcards")
         (cluster, source), (target, owner) = sources[0], targets[0]
+        if isinstance(target, DnsTarget):
+            return Probe(cluster, source, target, 53, "UDP")
         if args.protocol == "ICMP":
             port = 0
         elif owner:
@@ -171,8 +173,7 @@ def _print_result(
     served = f" served by {', '.join(sorted(result.served_by))}" if result.served_by else ""
     wanted = f"  (expected: {expected})" if expected else ""
     request = f" {probe.http.method} {probe.http.path}" if probe.http else ""
-    protocol = f"/{probe.protocol}" if probe.protocol not in ("TCP", "ICMP") else ""
-    print(f"{probe}{protocol}{request}: {result.outcome.value}{served}{wanted}")
+    print(f"{probe}{request}: {result.outcome.value}{served}{wanted}")
     if verbose or result.outcome.is_error:
         if result.detail and result.outcome.is_error:
             print(f"    {result.detail}")

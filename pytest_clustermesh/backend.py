@@ -158,7 +158,18 @@ class ExternalTarget:
         return f"external/{self.name}"
 
 
-Target = PodTarget | ServiceTarget | ExternalTarget
+@dataclass(frozen=True)
+class DnsTarget:
+    """A DNS query for ``name`` to the cluster DNS (kube-dns) of the probe's source, on UDP
+    53: what Cilium's DNS L7 rules (``rules.dns``) allow, refuse or drop."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"dns/{self.name}"
+
+
+Target = PodTarget | ServiceTarget | ExternalTarget | DnsTarget
 
 
 @dataclass(frozen=True)
@@ -187,9 +198,19 @@ class Probe:
     """What the scenario expects; a backend retries toward it within its bound, since Cilium
     realises policy asynchronously. ``None`` probes once."""
 
+    @property
+    def destination(self) -> str:
+        """``target:port``, with the protocol unless TCP; ``target:icmp`` for a ping and the
+        bare ``dns/<name>`` for a DNS query (UDP 53 is implied)."""
+        if isinstance(self.target, DnsTarget):
+            return str(self.target)
+        if self.protocol == "ICMP":
+            return f"{self.target}:icmp"
+        text = f"{self.target}:{self.port}"
+        return text if self.protocol == "TCP" else f"{text}/{self.protocol}"
+
     def __str__(self) -> str:
-        where = "icmp" if self.protocol == "ICMP" else self.port
-        return f"{self.source_cluster}/{self.source}->{self.target}:{where}"
+        return f"{self.source_cluster}/{self.source}->{self.destination}"
 
 
 # -- names and ownership: what every backend shares -------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .backend import ExternalTarget
+from .backend import DnsTarget, ExternalTarget
 from .errors import ClusterMeshError, ScenarioError
 from .options import DEFAULT_SCENARIO_FILES, policy_roots
 from .runner import Judgement, MeshSession, TooFewClusters
@@ -200,5 +200,7 @@ class ScenarioItem(pytest.Function):
 
 
 def _target_kind(target: object) -> str:
-    """The keyword of a target outside any one cluster: ``service`` or ``external``."""
-    return "external" if isinstance(target, ExternalTarget) else "service"
+    """The keyword of a target outside any one cluster: ``service``, ``external`` or ``dns``."""
+    if isinstance(target, ExternalTarget):
+        return "external"
+    return "dns" if isinstance(target, DnsTarget) else "service"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .backend import (
     Deployment,
+    DnsTarget,
     ExternalTarget,
     HttpRequest,
     PodTarget,
@@ -145,6 +146,8 @@ class SimulatedMesh:
                     by_flow.setdefault(flow, []).append((position, source, target))
             elif isinstance(probe.target, ExternalTarget):
                 results[position] = self._to_external(source, probe.target, probe)
+            elif isinstance(probe.target, DnsTarget):
+                results[position] = self._dns_query(source, probe.target)
             else:
                 results[position] = self._to_service(deployment, source, probe.target, probe)
         for flow, cells in by_flow.items():
@@ -260,6 +263,46 @@ class SimulatedMesh:
             evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
         )
 
+    def _query(
+        self, source: _Pod, name: str, policy: ClusterPolicy
+    ) -> tuple[Identity, Flow, Decision, tuple[str, ...]]:
+        """The source's DNS query for ``name`` to its cluster's kube-dns pods: the DNS pods'
+        identity, the flow, the model's decision and its reasons."""
+        dns = kube_dns_identity(self._cluster(source.cluster).cluster_name)
+        # CoreDNS serves on UDP 53 in a container port named "dns"; policy applies to the
+        # backend after the kube-dns Service is translated (language.rst, DNS based).
+        flow = Flow(53, "UDP", port_name="dns", dns_name=name)
+        decision = decide_flow(policy, source.identity, policy, dns, flow)
+        reasons = tuple(
+            f"lookup of {name}: {reason}"
+            for reason in self._settings_named(source.cluster, source.cluster, decision.reasons)
+        )
+        return dns, flow, decision, reasons
+
+    def _dns_query(self, source: _Pod, target: DnsTarget) -> ProbeResult:
+        """A DNS probe: the query itself is the flow. Allowed when an answer comes (whatever
+        it says), l7-denied when Cilium's DNS proxy answers REFUSED, dropped when the query
+        is dropped (language.rst, "DNS Policy and IP Discovery"; docs/cilium-semantics.md
+        s17)."""
+        _, _, decision, reasons = self._query(source, target.name, self._policy_of(source.cluster))
+        outcome = decision.outcome
+        if outcome is Outcome.PROBE_ERROR:
+            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            return ProbeResult(
+                outcome, detail=f"the model cannot tell: {unknown}", explanation=reasons
+            )
+        what = {
+            Outcome.ALLOWED: "answered",
+            Outcome.L7_DENIED: "refused by Cilium's DNS proxy (REFUSED)",
+            Outcome.DROPPED: "dropped",
+        }[outcome]
+        return ProbeResult(
+            outcome,
+            detail=f"{source.name} -> kube-dns of {source.cluster}: query for {target.name} {what}",
+            explanation=reasons,
+            evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
+        )
+
     def _lookup(
         self, source: _Pod, target: ExternalTarget, policy: ClusterPolicy
     ) -> ProbeResult | tuple[str, tuple[str, ...]]:
@@ -268,16 +311,8 @@ class SimulatedMesh:
         of a probe that cannot get past it (a DNS failure, or unknown)."""
         name = target.hostname
         assert name is not None
-        dns = kube_dns_identity(self._cluster(source.cluster).cluster_name)
-        # CoreDNS serves on UDP 53 in a container port named "dns"; policy applies to the
-        # backend after the kube-dns Service is translated (language.rst, DNS based).
-        flow = Flow(53, "UDP", port_name="dns", dns_name=name)
-        decision = decide_flow(policy, source.identity, policy, dns, flow)
+        dns, flow, decision, reasons = self._query(source, name, policy)
         where = f"kube-dns ({KUBE_DNS_NAMESPACE}, k8s-app={KUBE_DNS_LABELS['k8s-app']})"
-        reasons = tuple(
-            f"lookup of {name}: {reason}"
-            for reason in self._settings_named(source.cluster, source.cluster, decision.reasons)
-        )
         if decision.outcome is Outcome.PROBE_ERROR:
             unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
             return ProbeResult(

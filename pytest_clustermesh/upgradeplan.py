@@ -249,8 +249,6 @@ def _probe_id(case: Case) -> str:
     """The case id without its ``when:`` part: one cell per probe."""
     probe = case.probe
     text = str(probe)
-    if probe.protocol not in ("TCP", "ICMP"):  # a ping's text already says icmp
-        text += f"/{probe.protocol}"
     if probe.http is not None:
         text += f"[{probe.http.method} {probe.http.path}]"
     return text

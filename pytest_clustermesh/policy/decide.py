@@ -543,7 +543,7 @@ class PolicyIndex:
         slot = _slot(direction)
         tiered = selection.tiered[slot]
         verdict = self._tier("Admin", tiered, peer_class, flow) if tiered else None
-        if verdict is None or verdict.kind not in (_TIER_ACCEPTED, _TIER_DENIED, _UNKNOWN):
+        if verdict is None or verdict.kind == _NEVER:  # no Admin rule matched, or a Pass
             passed = verdict.passed if verdict else ()
             verdict = self._network_policy_tier(slot, selection, peer_class, flow)
             if tiered and verdict.kind in _UNDECIDED:
@@ -592,7 +592,12 @@ class PolicyIndex:
         if action == "Deny":
             return _Compact(Outcome.DROPPED, _TIER_DENIED, entries)
         if action == "Accept":
-            return _Compact(Outcome.ALLOWED, _TIER_ACCEPTED, entries)
+            # An Accept with DNS rules (the one beside domainNames) still sends the query
+            # through Cilium's DNS proxy, which answers the names it does not list REFUSED.
+            accepted = self._l7(entries, ports, flow)
+            if accepted.kind == _L4_ALLOWED:
+                return _Compact(Outcome.ALLOWED, _TIER_ACCEPTED, entries)
+            return accepted
         if len({entry.action for entry in deciding}) > 1:
             why = (
                 f"{', '.join(e.origin for e in deciding)}: rules of equal priority that Pass "
@@ -718,7 +723,8 @@ class PolicyIndex:
                 r.dns is not None and r.matches(flow.port, flow.protocol, flow.port_name)
                 for r in self.entries[e].ports or ()
             )
-            for e in selection.allow[1]
+            for e in (*selection.allow[1], *selection.tiered[1])
+            if not self.entries[e].deny
         )
 
     # -- explanations ----------------------------------------------------------------------
@@ -877,6 +883,8 @@ class PolicyIndex:
             if TIERS.index(decider.tier) < TIERS.index(entry.tier):
                 return f"it matches, but the {decider.tier} tier decided first"
             return "it matches, but a rule of higher precedence decided first"
+        if verdict.kind == _UNKNOWN:
+            return "it matches, but what comes before it leaves the verdict unknown"
         if entry.tier == "Baseline":
             return "it matches, but the NetworkPolicy tier decided first"
         return "it matches, but the flow was passed on before it"

@@ -66,9 +66,11 @@ class ProbeKey:
     @property
     def destination(self) -> str:
         """``target:port``, with the protocol when not TCP and the HTTP request if any;
-        ``target:icmp`` for a ping (it has no port)."""
+        ``target:icmp`` for a ping (it has no port); ``dns/<name>`` for a DNS query."""
         text = f"{self.target}:{self.port}"
-        if self.protocol == "ICMP":
+        if self.target.startswith("dns/"):
+            text = self.target  # a DNS query: UDP 53 to kube-dns is implied
+        elif self.protocol == "ICMP":
             text = f"{self.target}:icmp"
         elif self.protocol != "TCP":
             text += f"/{self.protocol}"
@@ -97,7 +99,7 @@ class CaseRecord:
     source: str
     """``cluster/workload``."""
     target: str
-    """``cluster/workload``, ``service/name`` or ``external/name``."""
+    """``cluster/workload``, ``service/name``, ``external/name`` or ``dns/name``."""
     port: int
     protocol: str
     expected: str
@@ -136,7 +138,7 @@ class CaseRecord:
         """The target's cluster; ``None`` for a Service (resolved in the source's cluster) and
         for an external destination (outside every cluster)."""
         cluster, _, _ = self.target.partition("/")
-        return None if cluster in ("service", "external") else cluster
+        return None if cluster in ("service", "external", "dns") else cluster
 
     @property
     def key(self) -> ProbeKey:

@@ -166,8 +166,10 @@ def column_labels(records: Iterable[CaseRecord]) -> dict[ProbeKey, str]:
 
 
 def _destination_order(label: str) -> tuple[int, str]:
-    """Pods first, then Services, then external destinations, each alphabetically."""
-    rank = 2 if label.startswith("external/") else 1 if label.startswith("service/") else 0
+    """Pods first, then Services, then external destinations, then DNS queries, each
+    alphabetically."""
+    kinds = ("service/", "external/", "dns/")
+    rank = next((i + 1 for i, kind in enumerate(kinds) if label.startswith(kind)), 0)
     return (rank, label)
 
 

@@ -141,7 +141,7 @@ class HttpModel(_Strict):
 
 #: A DNS name as a client looks it up: dot-separated labels of letters, digits and '-', each at
 #: most 63 characters, not starting or ending with '-' (RFC 1123); at most 253 in all.
-_HOSTNAME = re.compile(
+HOSTNAME = re.compile(
     r"^(?=.{1,253}\.?$)([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.?$"
 )
@@ -181,7 +181,7 @@ class ExternalModel(_Strict):
             pass
         else:
             raise ValueError(f"{value!r} is an address; give it as address")
-        if not _HOSTNAME.match(value):
+        if not HOSTNAME.match(value):
             raise ValueError(
                 f"{value!r} is not a DNS name (labels of letters, digits and '-' joined by '.')"
             )
@@ -201,8 +201,9 @@ class ExpectationModel(_Strict):
         alias="from", description="cluster/workload; `*` for any cluster or workload"
     )
     to: str = Field(
-        description="cluster/workload (its pods), service/<name> (from the source's cluster) "
-        "or external/<name> (a key of `externals`)"
+        description="cluster/workload (its pods), service/<name> (from the source's cluster), "
+        "external/<name> (a key of `externals`) or dns/<name> (a DNS query for the name to "
+        "the source cluster's kube-dns)"
     )
     port: PortNumber | None = Field(
         None,
@@ -232,7 +233,8 @@ class MatrixModel(_Strict):
 
     source: str = Field("*/*", alias="from", description="clients, as in an expectation")
     to: str | list[str] = Field(
-        "*/*", description="servers, service/<name> or external/<name>, one or a list"
+        "*/*",
+        description="servers, service/<name>, external/<name> or dns/<name>, one or a list",
     )
     port: PortNumber | None = Field(
         None, description="default: each server's first port; none with protocol ICMP"

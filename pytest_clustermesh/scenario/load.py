@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..backend import ExternalTarget, HttpRequest, PodTarget, Probe, ServiceTarget, Target
+from ..backend import (
+    DnsTarget,
+    ExternalTarget,
+    HttpRequest,
+    PodTarget,
+    Probe,
+    ServiceTarget,
+    Target,
+)
 from ..errors import Location, ScenarioError
 from ..facts import MODELLED_RELEASES as RELEASES
 from ..facts import Condition, ConditionError, parse_pins
@@ -28,6 +36,7 @@ from .templates import TEMPLATE, TemplateError
 
 ALL = "*"
 EXTERNAL = "external/"
+DNS = "dns/"
 
 
 def load_scenario(path: Path, policy_roots: Sequence[Path] = ()) -> Scenario:
@@ -351,7 +360,7 @@ class _Loader:
                     raise self.error(
                         "served_by applies to service/<name> targets",
                         *where,
-                        "served_by" if isinstance(target, ExternalTarget) else "to",
+                        "served_by" if isinstance(target, ExternalTarget | DnsTarget) else "to",
                     )
                 port, protocol = self.port(
                     model, owner, expect.port, expect.protocol, expect.http, where, target
@@ -399,6 +408,13 @@ class _Loader:
             if (text := source_text(self.data, (*where, "when", *path))) is not None
         }
         try:
+            if "destination" in expect.when and expect.to.startswith(DNS):
+                raise ConditionError(
+                    f"destination: {expect.to} is a query to the source's own cluster DNS; use "
+                    "source: {...}",
+                    None,
+                    "destination",
+                )
             if "destination" in expect.when and expect.to.startswith(EXTERNAL):
                 raise ConditionError(
                     f"destination: {expect.to} is outside the mesh and has no cluster; use "
@@ -459,6 +475,16 @@ class _Loader:
     def targets(
         self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]
     ) -> list[tuple[Target, str]]:
+        if text.startswith(DNS):
+            name = text.removeprefix(DNS)
+            if not dsl.HOSTNAME.match(name):
+                raise self.error(
+                    f"to: {name!r} is not a DNS name to query (labels of letters, digits and "
+                    "'-' joined by '.')",
+                    *where,
+                    "to",
+                )
+            return [(DnsTarget(name), "")]
         if text.startswith(EXTERNAL):
             name = text.removeprefix(EXTERNAL)
             external = model.externals.get(name)
@@ -498,8 +524,8 @@ class _Loader:
         cluster, sep, workload = text.partition("/")
         if not sep or not cluster or not workload:
             raise self.error(
-                f"{text!r} is not cluster/workload (or service/<name>, external/<name>; `*` "
-                "for any)",
+                f"{text!r} is not cluster/workload (or service/<name>, external/<name>, "
+                "dns/<name>; `*` for any)",
                 *where,
             )
         if cluster != ALL:
@@ -525,6 +551,8 @@ class _Loader:
         where: tuple[Any, ...],
         target: Target | None = None,
     ) -> tuple[int, Any]:
+        if isinstance(target, DnsTarget):
+            return self.dns(port, protocol, http, where, target)
         if protocol == "ICMP":
             return self.icmp(port, http, where, target)
         if isinstance(target, ExternalTarget):
@@ -546,6 +574,25 @@ class _Loader:
         if http is not None and protocol != "TCP":
             raise self.error("http applies to TCP probes", *where, "http")
         return port, protocol
+
+    def dns(
+        self,
+        port: int | None,
+        protocol: str | None,
+        http: dsl.HttpModel | None,
+        where: tuple[Any, ...],
+        target: DnsTarget,
+    ) -> tuple[int, Any]:
+        """A DNS query: UDP 53 to the source cluster's kube-dns (docs/cilium-semantics.md s17)."""
+        for key, given in (("port", port), ("protocol", protocol), ("http", http)):
+            if given is not None:
+                raise self.error(
+                    f"to: {target} is a DNS query, which goes to kube-dns on UDP 53; leave "
+                    f"{key} out",
+                    *where,
+                    key,
+                )
+        return 53, "UDP"
 
     def icmp(
         self,

@@ -61,11 +61,7 @@ class Case:
     def id(self) -> str:
         """Unique within the step: ``cluster1/frontend->service/myapp:80``."""
         probe = self.probe
-        text = f"{probe.source_cluster}/{probe.source}->{probe.target}:{probe.port}"
-        if probe.protocol == "ICMP":
-            text = f"{probe.source_cluster}/{probe.source}->{probe.target}:icmp"
-        elif probe.protocol != "TCP":
-            text += f"/{probe.protocol}"
+        text = str(probe)
         if probe.http is not None:
             text += f"[{probe.http.method} {probe.http.path}]"
         if self.when is not None and self.when.text:

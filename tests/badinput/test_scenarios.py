@@ -259,6 +259,39 @@ CASES = [
         "cluster*",
         tail="externals:\n  api: {address: 203.0.113.10}\n",
     ),
+    scenario(
+        "dns-query-with-a-port",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: dns/api.example.net, port: 5353, verdict: allow}",
+        "*bad.scenario.yaml:13: to: dns/api.example.net is a DNS query, which goes to kube-dns "
+        "on UDP 53; leave port out",
+    ),
+    scenario(
+        "dns-query-with-http",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: dns/api.example.net, http: {path: /}, verdict: allow}",
+        "*bad.scenario.yaml:13: to: dns/api.example.net is a DNS query, which goes to kube-dns "
+        "on UDP 53; leave http out",
+    ),
+    scenario(
+        "dns-query-of-no-name",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: dns/not_a_name!, verdict: allow}",
+        "*bad.scenario.yaml:13: to: 'not_a_name!' is not a DNS name to query*",
+    ),
+    scenario(
+        "dns-query-with-served-by",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: dns/api.example.net, served_by: cluster1, verdict: allow}",
+        "*bad.scenario.yaml:13: served_by applies to service/<name> targets",
+    ),
+    scenario(
+        "dns-query-with-a-destination-condition",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: dns/api.example.net, verdict: allow, when: {destination: {cilium: '>=1.19'}}}",
+        "*bad.scenario.yaml:13: when: destination: dns/api.example.net is a query to the "
+        "source's own cluster DNS; use source: {...}",
+    ),
 ]
 
 

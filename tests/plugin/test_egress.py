@@ -29,7 +29,7 @@ def test_the_egress_scenario_passes_on_every_version(
     pytester: pytest.Pytester, egress: Path, version: str
 ) -> None:
     result = pytester.runpytest(FILE, SIMULATED, f"--sim-cilium-version={version}", "-rs")
-    result.assert_outcomes(passed=23, skipped=1)
+    result.assert_outcomes(passed=27, skipped=1)
     result.stdout.fnmatch_lines(["*when: destination.policy-default-local-cluster=*"])
 
 
@@ -56,7 +56,7 @@ def test_a_wrong_expectation_toward_an_external_fails_with_the_models_reasons(
     result = pytester.runpytest(
         FILE, SIMULATED, "--sim-cilium-version=1.19", "--junitxml=out/junit.xml", "-v"
     )
-    result.assert_outcomes(failed=1, passed=22, skipped=1)
+    result.assert_outcomes(failed=1, passed=26, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*cluster1/frontend->external/api:443 in step egress-to-cidr: expected allow, "
@@ -83,7 +83,7 @@ def test_results_and_baseline_keys_tell_pings_and_ports_apart(
     pytester: pytest.Pytester, egress: Path
 ) -> None:
     result = pytester.runpytest(FILE, SIMULATED, "--clustermesh-results=out/results.json")
-    result.assert_outcomes(passed=23, skipped=1)
+    result.assert_outcomes(passed=27, skipped=1)
     results = json.loads((pytester.path / "out" / "results.json").read_text())
     records = results["records"] if isinstance(results, dict) else results
     pings = [r for r in records if r["protocol"] == "ICMP"]
@@ -92,7 +92,7 @@ def test_results_and_baseline_keys_tell_pings_and_ports_apart(
     again = pytester.runpytest(
         FILE, SIMULATED, "--clustermesh-baseline=out/results.json", "--clustermesh-fail-on-change"
     )
-    again.assert_outcomes(passed=23, skipped=1)
+    again.assert_outcomes(passed=27, skipped=1)
     assert again.ret == 0
 
 
@@ -146,6 +146,25 @@ def test_keywords_select_externals_and_pings(pytester: pytest.Pytester, egress: 
         [
             f"{FILE}::no-policy::cluster1/frontend->external/api:icmp",
             f"{FILE}::egress-to-cidr::cluster1/frontend->external/docs:icmp",
-            "2/24 tests collected (22 deselected)*",
+            "2/28 tests collected (26 deselected)*",
+        ]
+    )
+
+
+def test_a_dns_probe_that_is_refused_says_so(pytester: pytest.Pytester, egress: Path) -> None:
+    scenario = egress / "egress.scenario.yaml"
+    right = "      - {from: cluster1/frontend, to: dns/www.example.org, verdict: l7-deny}\n"
+    text = scenario.read_text()
+    assert text.count(right) == 1
+    scenario.write_text(text.replace(right, right.replace("l7-deny", "allow")))
+    result = pytester.runpytest(f"{FILE}::dns-rules", SIMULATED, "-k", "dns")
+    result.assert_outcomes(failed=1, passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*cluster1/frontend->dns/www.example.org in step dns-rules: expected allow, "
+            "observed l7-denied",
+            "*query for www.example.org refused by Cilium's DNS proxy (REFUSED)",
+            "*lookup of www.example.org: egress at cluster1: the DNS proxy refuses the query for "
+            "www.example.org: it matches no DNS rule of CNP * (*.example.net)",
         ]
     )
