@@ -22,7 +22,7 @@ from .backend import (
     WorkloadSpec,
 )
 from .errors import BackendError, PolicyError
-from .facts import ClusterFacts, parse_version, resolve_options
+from .facts import ClusterFacts, mesh_is_mixed, parse_version, resolve_options
 from .policy import ClusterContext, ClusterPolicy, Flow, InvalidPolicy, decide_flow, parse_document
 from .policy.decide import Decision, decide_direction, icmp_flow, peer_text
 from .policy.labels import (
@@ -160,9 +160,11 @@ class SimulatedMesh:
             for position, source, target in cells:
                 # The outcome from the table; the reasons are the same decision's, built once
                 # per identity pair (PolicyIndex caches them) and shared by its cells.
+                explained = table.explain(source.name, target.name)
                 decision = Decision(
                     table.outcome(source.name, target.name),
-                    table.explain(source.name, target.name).reasons,
+                    explained.reasons,
+                    explained.unknowns,
                 )
                 results[position] = self._to_pod(source, target, probes[position], (), decision)
         done = [result for result in results if result is not None]
@@ -245,12 +247,12 @@ class SimulatedMesh:
         decision = decide_direction(policy, "egress", source.identity, identity, flow)
         reasons = (
             *notes,
-            *self._settings_named(source.cluster, source.cluster, decision.reasons),
+            *decision.reasons,
             f"ingress: none at {target}, which is outside the mesh (no Cilium endpoint)",
         )
         outcome = decision.outcome
         if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            unknown = "; ".join(decision.unknowns)
             return ProbeResult(
                 outcome,
                 detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
@@ -273,10 +275,7 @@ class SimulatedMesh:
         # backend after the kube-dns Service is translated (language.rst, DNS based).
         flow = Flow(53, "UDP", port_name="dns", dns_name=name)
         decision = decide_flow(policy, source.identity, policy, dns, flow)
-        reasons = tuple(
-            f"lookup of {name}: {reason}"
-            for reason in self._settings_named(source.cluster, source.cluster, decision.reasons)
-        )
+        reasons = tuple(f"lookup of {name}: {reason}" for reason in decision.reasons)
         return dns, flow, decision, reasons
 
     def _dns_query(self, source: _Pod, target: DnsTarget) -> ProbeResult:
@@ -287,7 +286,7 @@ class SimulatedMesh:
         _, _, decision, reasons = self._query(source, target.name, self._policy_of(source.cluster))
         outcome = decision.outcome
         if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            unknown = "; ".join(decision.unknowns)
             return ProbeResult(
                 outcome, detail=f"the model cannot tell: {unknown}", explanation=reasons
             )
@@ -314,7 +313,7 @@ class SimulatedMesh:
         dns, flow, decision, reasons = self._query(source, name, policy)
         where = f"kube-dns ({KUBE_DNS_NAMESPACE}, k8s-app={KUBE_DNS_LABELS['k8s-app']})"
         if decision.outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            unknown = "; ".join(decision.unknowns)
             return ProbeResult(
                 Outcome.PROBE_ERROR,
                 detail=f"the model cannot tell whether {name} resolves: {unknown}",
@@ -365,10 +364,10 @@ class SimulatedMesh:
                 target.identity,
                 _flow(probe, target, deployment),
             )
-        reasons = (*notes, *self._settings_named(source.cluster, target.cluster, decision.reasons))
+        reasons = (*notes, *decision.reasons)
         outcome = decision.outcome
         if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(r for r in decision.reasons if ": unknown, " in r)
+            unknown = "; ".join(decision.unknowns)
             return ProbeResult(
                 outcome,
                 detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
@@ -390,30 +389,6 @@ class SimulatedMesh:
             explanation=reasons,
             evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
         )
-
-    def _settings_named(
-        self, source: str, target: str, reasons: tuple[str, ...]
-    ) -> tuple[str, ...]:
-        """Where the two clusters of a flow differ in version or options (a mixed mesh), each
-        direction's reasons say which cluster's settings decided it: ``ingress at cluster1
-        (Cilium 1.19, policy-default-local-cluster=true, the version's default): ...``."""
-        egress, ingress = self._cluster(source), self._cluster(target)
-        if egress.setting == ingress.setting:
-            return reasons
-        prefixes = {
-            f"{direction} at {facts.cluster_name}:": (
-                f"{direction} at {facts.cluster_name} ({facts.setting}):"
-            )
-            for direction, facts in (("egress", egress), ("ingress", ingress))
-        }
-        named = []
-        for reason in reasons:
-            for prefix, replacement in prefixes.items():
-                if reason.startswith(prefix):
-                    reason = replacement + reason[len(prefix) :]
-                    break
-            named.append(reason)
-        return tuple(named)
 
     def _first_pod(self, deployment: Deployment, cluster: str, workload: str) -> _Pod | None:
         key = (deployment.key, cluster, workload)
@@ -454,7 +429,11 @@ class SimulatedMesh:
                 for rule in self._parse(doc, facts)
             )
             cached = ClusterPolicy(
-                facts.cluster_name, rules, facts.enforcement_mode, facts.audit_mode
+                facts.cluster_name,
+                rules,
+                facts.enforcement_mode,
+                facts.audit_mode,
+                facts.setting if mesh_is_mixed(self._facts) else "",
             )
             self._cluster_policy[cluster] = cached
         return cached

@@ -52,6 +52,9 @@ class ClusterPolicy:
     """``enable-policy``: default, always or never."""
     audit: bool = False
     """``policy-audit-mode``: would-be drops are logged and let through."""
+    setting: str = ""
+    """The cluster's version and options, named in every explanation line when the mesh mixes
+    settings (a rolling upgrade), so a reader sees which cluster's settings decided."""
 
     @cached_property
     def index(self) -> PolicyIndex:
@@ -111,6 +114,9 @@ class Decision:
     """ALLOWED, DROPPED or L7_DENIED; PROBE_ERROR when the model cannot tell, because what
     decides it is a feature the model does not cover (the reasons name it)."""
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    unknowns: tuple[str, ...] = ()
+    """For an unknown decision: the reasons that say which feature the model does not cover
+    leaves it so (a subset of ``reasons``)."""
 
     @property
     def unknown(self) -> bool:
@@ -139,7 +145,9 @@ def decide_flow(
     egress = decide_direction(source_cluster, "egress", source, dest, flow)
     ingress = decide_direction(dest_cluster, "ingress", dest, source, flow)
     outcome = combine(egress.outcome, ingress.outcome)
-    return Decision(outcome, (*egress.reasons, *ingress.reasons))
+    return Decision(
+        outcome, (*egress.reasons, *ingress.reasons), (*egress.unknowns, *ingress.unknowns)
+    )
 
 
 def combine(egress: Outcome, ingress: Outcome) -> Outcome:
@@ -736,13 +744,19 @@ class PolicyIndex:
         if found is None:
             selection = self.selection(local)
             verdict = self.compact(direction, selection, self.peer_class(peer), flow)
-            found = Decision(
-                verdict.outcome, self._explain(verdict, direction, selection, peer, flow)
-            )
+            reasons = self._explain(verdict, direction, selection, peer, flow)
+            unknowns = reasons[:1] if verdict.kind == _UNKNOWN else ()
+            found = Decision(verdict.outcome, reasons, unknowns)
             if len(self._decisions) >= _DECISION_CACHE:
                 self._decisions.clear()
             self._decisions[key] = found
         return found
+
+    def _where(self, direction: Direction) -> str:
+        """``ingress at cluster1``, with the cluster's settings when the mesh mixes them."""
+        cluster = self.cluster
+        setting = f" ({cluster.setting})" if cluster.setting else ""
+        return f"{direction} at {cluster.cluster_name}{setting}"
 
     def _explain(
         self,
@@ -752,7 +766,7 @@ class PolicyIndex:
         peer: Identity,
         flow: Flow,
     ) -> tuple[str, ...]:
-        where = f"{direction} at {self.cluster.cluster_name}"
+        where = self._where(direction)
         kind = verdict.kind
         if kind == _NEVER:
             return (f"{where}: enforcement mode never",)
@@ -845,7 +859,7 @@ class PolicyIndex:
         slot = _slot(direction)
         if verdict.kind == _NEVER or (verdict.kind == _UNSELECTED and not selection.tiered[slot]):
             return ()
-        where = f"{direction} at {self.cluster.cluster_name}"
+        where = self._where(direction)
         peer_bits = self._class_bits[self.peer_class(peer)]
         ports = self._port_rules(flow)
         lines = []

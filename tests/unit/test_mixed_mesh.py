@@ -173,13 +173,27 @@ def test_mixed_mesh_verdicts(row: Row) -> None:
 
 
 def test_a_uniform_mesh_names_no_setting() -> None:
-    """Only where the two clusters of a flow differ does an explanation name the settings."""
+    """Only a mesh whose clusters differ in settings names them in explanations."""
     row = ROWS[0]
     uniform = Row(row.pins, {"cluster1": "1.19", "cluster2": "1.19"}, row.step, row.source,
                   row.target, Outcome.DROPPED, "ingress at cluster1: default deny")  # fmt: skip
     outcome, explanation = predict(uniform)
     assert outcome is Outcome.DROPPED
     assert any(line.startswith(uniform.reason) for line in explanation), explanation
+
+
+def test_a_mixed_mesh_names_the_setting_within_one_cluster_too() -> None:
+    """In a mixed mesh every direction names the settings that decided it, also for a flow
+    that stays in one cluster: the reader of an upgrade's failure need not know which
+    clusters were upgraded."""
+    row = ROWS[-1]
+    within = Row(row.pins, row.versions, row.step, "cluster2/frontend", "cluster2/echo",
+                 Outcome.ALLOWED, f"egress at cluster2 ({ON_118}): ",
+                 scenario=CLUSTER_SELECTOR)  # fmt: skip
+    outcome, explanation = predict(within)
+    assert outcome is Outcome.ALLOWED
+    assert any(line.startswith(within.reason) for line in explanation), explanation
+    assert any(line.startswith(f"ingress at cluster2 ({ON_118}): ") for line in explanation)
 
 
 def test_settings_and_the_mixed_mesh_line() -> None:
