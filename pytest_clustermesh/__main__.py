@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .backend import DnsTarget, HttpRequest, Probe
+from .backend import KUBE_APISERVER_PORT, ApiServerTarget, DnsTarget, HttpRequest, Probe
 from .errors import ClusterMeshError, UsageError
 from .facts import KNOWN_OPTIONS, mixed_mesh_line
 from .options import DEFAULT_SIM_VERSION, sim_settings
@@ -145,6 +145,8 @@ def _probe(scenario: Scenario, args: argparse.Namespace) -> Probe:
         (cluster, source), (target, owner) = sources[0], targets[0]
         if isinstance(target, DnsTarget):
             return Probe(cluster, source, target, 53, "UDP")
+        if isinstance(target, ApiServerTarget):
+            return Probe(cluster, source, target, args.port or KUBE_APISERVER_PORT)
         if args.protocol == "ICMP":
             port = 0
         elif owner:

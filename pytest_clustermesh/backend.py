@@ -169,7 +169,20 @@ class DnsTarget:
         return f"dns/{self.name}"
 
 
-Target = PodTarget | ServiceTarget | ExternalTarget | DnsTarget
+@dataclass(frozen=True)
+class ApiServerTarget:
+    """The API server of the probe's source cluster, reached at its own address (an endpoint
+    of the ``default/kubernetes`` Service), which Cilium's ``kube-apiserver`` entity
+    selects."""
+
+    def __str__(self) -> str:
+        return "entity/kube-apiserver"
+
+
+KUBE_APISERVER_PORT = 6443
+"""The API server's port where a scenario gives none (kubeadm's and kind's default)."""
+
+Target = PodTarget | ServiceTarget | ExternalTarget | DnsTarget | ApiServerTarget
 
 
 @dataclass(frozen=True)

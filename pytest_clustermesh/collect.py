@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .backend import DnsTarget, ExternalTarget
+from .backend import ApiServerTarget, DnsTarget, ExternalTarget
 from .errors import ClusterMeshError, ScenarioError
 from .options import DEFAULT_SCENARIO_FILES, policy_roots
 from .runner import Judgement, MeshSession, TooFewClusters
@@ -200,7 +200,10 @@ class ScenarioItem(pytest.Function):
 
 
 def _target_kind(target: object) -> str:
-    """The keyword of a target outside any one cluster: ``service``, ``external`` or ``dns``."""
+    """The keyword of a target outside any one cluster: ``service``, ``external``, ``dns`` or
+    ``kube-apiserver``."""
     if isinstance(target, ExternalTarget):
         return "external"
+    if isinstance(target, ApiServerTarget):
+        return "kube-apiserver"
     return "dns" if isinstance(target, DnsTarget) else "service"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .backend import (
+    ApiServerTarget,
     Deployment,
     DnsTarget,
     ExternalTarget,
@@ -32,6 +33,7 @@ from .policy.labels import (
     LOOKUP_RESOLVED,
     Identity,
     external_identity,
+    kube_apiserver_identity,
     kube_dns_identity,
     pod_identity,
 )
@@ -148,6 +150,8 @@ class SimulatedMesh:
                 results[position] = self._to_external(source, probe.target, probe)
             elif isinstance(probe.target, DnsTarget):
                 results[position] = self._dns_query(source, probe.target)
+            elif isinstance(probe.target, ApiServerTarget):
+                results[position] = self._to_apiserver(source, probe)
             else:
                 results[position] = self._to_service(deployment, source, probe.target, probe)
         for flow, cells in by_flow.items():
@@ -277,6 +281,31 @@ class SimulatedMesh:
         decision = decide_flow(policy, source.identity, policy, dns, flow)
         reasons = tuple(f"lookup of {name}: {reason}" for reason in decision.reasons)
         return dns, flow, decision, reasons
+
+    def _to_apiserver(self, source: _Pod, probe: Probe) -> ProbeResult:
+        """A probe to the source cluster's API server: the source's egress decides; the API
+        server is no Cilium endpoint, so nothing the model knows enforces ingress there (host
+        policies are not modelled; docs/cilium-semantics.md s4)."""
+        policy = self._policy_of(source.cluster)
+        flow = Flow(probe.port, probe.protocol)
+        decision = decide_direction(
+            policy, "egress", source.identity, kube_apiserver_identity(), flow
+        )
+        reasons = (
+            *decision.reasons,
+            f"ingress: none at {probe.target}, which is no Cilium endpoint",
+        )
+        if decision.outcome is Outcome.PROBE_ERROR:
+            unknown = "; ".join(decision.unknowns)
+            return ProbeResult(
+                Outcome.PROBE_ERROR, detail=f"the model cannot tell: {unknown}", explanation=reasons
+            )
+        return ProbeResult(
+            decision.outcome,
+            detail=f"{source.name} -> the API server of {source.cluster}: {decision.outcome.value}",
+            explanation=reasons,
+            evidence=MODEL_EVIDENCE if decision.outcome is Outcome.DROPPED else None,
+        )
 
     def _dns_query(self, source: _Pod, target: DnsTarget) -> ProbeResult:
         """A DNS probe: the query itself is the flow. Allowed when an answer comes (whatever

@@ -26,6 +26,7 @@ from .labels import (
     Identity,
     Requirement,
     address_of,
+    is_kube_apiserver,
     is_world,
     lookup_of,
 )
@@ -175,6 +176,8 @@ def _peer_miss(entry: Entry, peer: Identity, local_cluster: str) -> str:
 def peer_text(peer: Identity) -> str:
     """An identity as explanations show it: its labels, or for a destination outside the mesh
     ``world <address> (<name>, looked up ...)``."""
+    if is_kube_apiserver(peer):
+        return "the kube-apiserver"
     if not is_world(peer):
         return str(peer)
     address = address_of(peer)

@@ -236,3 +236,18 @@ def lookup_of(identity: Identity) -> tuple[str, str] | None:
 
 def is_world(identity: Identity) -> bool:
     return bool(identity.lookup(SOURCE_RESERVED, WORLD))
+
+
+KUBE_APISERVER = "kube-apiserver"
+
+
+def kube_apiserver_identity() -> Identity:
+    """The identity of the source cluster's API server as far as the model knows it:
+    ``reserved:kube-apiserver`` (pkg/labels ``IDNameKubeAPIServer``). What else its address
+    carries (host, remote-node, world, a CIDR) depends on where it runs (cilium#29432), so
+    selectors of those stay unknown (docs/cilium-semantics.md s4)."""
+    return Identity(frozenset({Label(SOURCE_RESERVED, KUBE_APISERVER, "")}))
+
+
+def is_kube_apiserver(identity: Identity) -> bool:
+    return bool(identity.lookup(SOURCE_RESERVED, KUBE_APISERVER))

@@ -20,6 +20,7 @@ from .labels import (
     Requirement,
     Selector,
     address_of,
+    is_kube_apiserver,
     is_world,
     lookup_of,
 )
@@ -37,6 +38,7 @@ ICMP_ECHO_REQUEST = 8
 #: ``cluster``: pods of the local cluster only; ``cluster-mesh`` (1.20): pods of any cluster;
 #: ``all``: everything. The others select nodes, hosts or the world, never a pod.
 POD_ENTITIES = ("all", "cluster", "cluster-mesh")
+KUBE_APISERVER_ENTITY = "kube-apiserver"
 KNOWN_ENTITIES = (
     *POD_ENTITIES,
     "world",
@@ -82,6 +84,8 @@ class Peer:
             return True
         if self.kind == "endpoints":
             return self.selector is not None and self.selector.matches(peer)
+        if is_kube_apiserver(peer):
+            return self._apiserver_state()
         world = is_world(peer)
         if self.kind == "entity":
             if self.entity == "all":
@@ -121,8 +125,30 @@ class Peer:
             return None
         return False
 
+    def _apiserver_state(self) -> bool | None:
+        """Whether this peer selects the API server (docs/cilium-semantics.md s4): the
+        entities ``kube-apiserver``, ``cluster``, ``cluster-mesh`` and ``all`` do
+        (pkg/policy/api/entity.go); node, world and CIDR selectors do or not depending on
+        where the API server runs, which the model does not know; ``toFQDNs`` never."""
+        if self.kind == "entity":
+            if self.entity in (KUBE_APISERVER_ENTITY, "cluster", "cluster-mesh", "all"):
+                return True
+            if self.entity in ("host", "remote-node", "world", "world-ipv4", "world-ipv6"):
+                return None
+            return False
+        if self.kind in ("cidr", "nodes", "opaque"):
+            return None
+        return False
+
     def unsure_why(self, peer: Identity) -> str:
         """Why :meth:`match_state` cannot tell for ``peer``."""
+        if is_kube_apiserver(peer):
+            return (
+                f"{self.text or 'entity ' + str(self.entity)}: whether the API server's address "
+                "also has a node's identity (host, remote-node), the world's or a CIDR's depends "
+                "on where it runs (on a node of the cluster or outside it) and on "
+                "policy-cidr-match-mode (cilium#29432), which the model does not know"
+            )
         if self.kind == "fqdn":
             lookup = lookup_of(peer)
             if lookup is None:

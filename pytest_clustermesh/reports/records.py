@@ -99,7 +99,8 @@ class CaseRecord:
     source: str
     """``cluster/workload``."""
     target: str
-    """``cluster/workload``, ``service/name``, ``external/name`` or ``dns/name``."""
+    """``cluster/workload``, ``service/name``, ``external/name``, ``dns/name`` or
+    ``entity/kube-apiserver``."""
     port: int
     protocol: str
     expected: str
@@ -138,7 +139,7 @@ class CaseRecord:
         """The target's cluster; ``None`` for a Service (resolved in the source's cluster) and
         for an external destination (outside every cluster)."""
         cluster, _, _ = self.target.partition("/")
-        return None if cluster in ("service", "external", "dns") else cluster
+        return None if cluster in ("service", "external", "dns", "entity") else cluster
 
     @property
     def key(self) -> ProbeKey:

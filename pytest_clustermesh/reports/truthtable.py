@@ -166,9 +166,9 @@ def column_labels(records: Iterable[CaseRecord]) -> dict[ProbeKey, str]:
 
 
 def _destination_order(label: str) -> tuple[int, str]:
-    """Pods first, then Services, then external destinations, then DNS queries, each
+    """Pods first, then Services, the API server, external destinations and DNS queries, each
     alphabetically."""
-    kinds = ("service/", "external/", "dns/")
+    kinds = ("service/", "entity/", "external/", "dns/")
     rank = next((i + 1 for i, kind in enumerate(kinds) if label.startswith(kind)), 0)
     return (rank, label)
 

@@ -202,8 +202,9 @@ class ExpectationModel(_Strict):
     )
     to: str = Field(
         description="cluster/workload (its pods), service/<name> (from the source's cluster), "
-        "external/<name> (a key of `externals`) or dns/<name> (a DNS query for the name to "
-        "the source cluster's kube-dns)"
+        "external/<name> (a key of `externals`), dns/<name> (a DNS query for the name to "
+        "the source cluster's kube-dns) or entity/kube-apiserver (the source cluster's API "
+        "server; port default 6443)"
     )
     port: PortNumber | None = Field(
         None,

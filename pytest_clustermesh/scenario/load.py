@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..backend import (
+    KUBE_APISERVER_PORT,
+    ApiServerTarget,
     DnsTarget,
     ExternalTarget,
     HttpRequest,
@@ -37,6 +39,7 @@ from .templates import TEMPLATE, TemplateError
 ALL = "*"
 EXTERNAL = "external/"
 DNS = "dns/"
+ENTITY = "entity/"
 
 
 def load_scenario(path: Path, policy_roots: Sequence[Path] = ()) -> Scenario:
@@ -360,7 +363,9 @@ class _Loader:
                     raise self.error(
                         "served_by applies to service/<name> targets",
                         *where,
-                        "served_by" if isinstance(target, ExternalTarget | DnsTarget) else "to",
+                        "served_by"
+                        if isinstance(target, ExternalTarget | DnsTarget | ApiServerTarget)
+                        else "to",
                     )
                 port, protocol = self.port(
                     model, owner, expect.port, expect.protocol, expect.http, where, target
@@ -408,6 +413,13 @@ class _Loader:
             if (text := source_text(self.data, (*where, "when", *path))) is not None
         }
         try:
+            if "destination" in expect.when and expect.to.startswith(ENTITY):
+                raise ConditionError(
+                    f"destination: {expect.to} is the source's own cluster's API server; use "
+                    "source: {...}",
+                    None,
+                    "destination",
+                )
             if "destination" in expect.when and expect.to.startswith(DNS):
                 raise ConditionError(
                     f"destination: {expect.to} is a query to the source's own cluster DNS; use "
@@ -475,6 +487,17 @@ class _Loader:
     def targets(
         self, model: dsl.ScenarioModel, text: str, where: tuple[Any, ...]
     ) -> list[tuple[Target, str]]:
+        if text.startswith(ENTITY):
+            entity = text.removeprefix(ENTITY)
+            if entity != "kube-apiserver":
+                raise self.error(
+                    f"to: entity/{entity}: the only entity a probe can reach is "
+                    "entity/kube-apiserver (host and remote-node need a host-network server, "
+                    "world is an external/<name>)",
+                    *where,
+                    "to",
+                )
+            return [(ApiServerTarget(), "")]
         if text.startswith(DNS):
             name = text.removeprefix(DNS)
             if not dsl.HOSTNAME.match(name):
@@ -525,7 +548,7 @@ class _Loader:
         if not sep or not cluster or not workload:
             raise self.error(
                 f"{text!r} is not cluster/workload (or service/<name>, external/<name>, "
-                "dns/<name>; `*` for any)",
+                "dns/<name>, entity/kube-apiserver; `*` for any)",
                 *where,
             )
         if cluster != ALL:
@@ -553,6 +576,10 @@ class _Loader:
     ) -> tuple[int, Any]:
         if isinstance(target, DnsTarget):
             return self.dns(port, protocol, http, where, target)
+        if isinstance(target, ApiServerTarget):
+            if protocol not in (None, "TCP"):
+                raise self.error(f"to: {target} speaks TCP only", *where, "protocol")
+            return port or KUBE_APISERVER_PORT, "TCP"
         if protocol == "ICMP":
             return self.icmp(port, http, where, target)
         if isinstance(target, ExternalTarget):

@@ -260,6 +260,19 @@ CASES = [
         tail="externals:\n  api: {address: 203.0.113.10}\n",
     ),
     scenario(
+        "entity-that-no-probe-reaches",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: entity/remote-node, verdict: allow}",
+        "*bad.scenario.yaml:13: to: entity/remote-node: the only entity a probe can reach is "
+        "entity/kube-apiserver*",
+    ),
+    scenario(
+        "api-server-over-udp",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: entity/kube-apiserver, protocol: UDP, verdict: allow}",
+        "*bad.scenario.yaml:13: to: entity/kube-apiserver speaks TCP only",
+    ),
+    scenario(
         "dns-query-with-a-port",
         "to: cluster1/myapp, verdict: allow}",
         "to: dns/api.example.net, port: 5353, verdict: allow}",

@@ -29,7 +29,7 @@ def test_the_egress_scenario_passes_on_every_version(
     pytester: pytest.Pytester, egress: Path, version: str
 ) -> None:
     result = pytester.runpytest(FILE, SIMULATED, f"--sim-cilium-version={version}", "-rs")
-    result.assert_outcomes(passed=27, skipped=1)
+    result.assert_outcomes(passed=31, skipped=1)
     result.stdout.fnmatch_lines(["*when: destination.policy-default-local-cluster=*"])
 
 
@@ -56,7 +56,7 @@ def test_a_wrong_expectation_toward_an_external_fails_with_the_models_reasons(
     result = pytester.runpytest(
         FILE, SIMULATED, "--sim-cilium-version=1.19", "--junitxml=out/junit.xml", "-v"
     )
-    result.assert_outcomes(failed=1, passed=26, skipped=1)
+    result.assert_outcomes(failed=1, passed=30, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*cluster1/frontend->external/api:443 in step egress-to-cidr: expected allow, "
@@ -83,7 +83,7 @@ def test_results_and_baseline_keys_tell_pings_and_ports_apart(
     pytester: pytest.Pytester, egress: Path
 ) -> None:
     result = pytester.runpytest(FILE, SIMULATED, "--clustermesh-results=out/results.json")
-    result.assert_outcomes(passed=27, skipped=1)
+    result.assert_outcomes(passed=31, skipped=1)
     results = json.loads((pytester.path / "out" / "results.json").read_text())
     records = results["records"] if isinstance(results, dict) else results
     pings = [r for r in records if r["protocol"] == "ICMP"]
@@ -92,7 +92,7 @@ def test_results_and_baseline_keys_tell_pings_and_ports_apart(
     again = pytester.runpytest(
         FILE, SIMULATED, "--clustermesh-baseline=out/results.json", "--clustermesh-fail-on-change"
     )
-    again.assert_outcomes(passed=27, skipped=1)
+    again.assert_outcomes(passed=31, skipped=1)
     assert again.ret == 0
 
 
@@ -146,7 +146,7 @@ def test_keywords_select_externals_and_pings(pytester: pytest.Pytester, egress: 
         [
             f"{FILE}::no-policy::cluster1/frontend->external/api:icmp",
             f"{FILE}::egress-to-cidr::cluster1/frontend->external/docs:icmp",
-            "2/28 tests collected (26 deselected)*",
+            "2/32 tests collected (30 deselected)*",
         ]
     )
 
