@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import ipaddress
 import signal
 import sys
 import threading
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer the Kubernetes backend's probe execs from the simulated mesh's verdicts "
         "(MirroredMesh), so `pytest --kube-contexts=...` runs scenarios against this emulator",
+    )
+    parser.add_argument(
+        "--external",
+        action="append",
+        default=[],
+        metavar="HOSTNAME=ADDRESS",
+        help="a name the emulated cluster DNS resolves, to an address outside every cluster "
+        "(the world; implies --simulated-probes)",
     )
     cilium = parser.add_argument_group(
         "faults of the emulated Cilium (imply --simulated-probes; clusters by logical name)"
@@ -186,6 +195,21 @@ def mesh_faults_from_args(args: argparse.Namespace) -> MeshFaults:
         raise SystemExit(f"clustermesh-emulator: {exc}") from None
 
 
+def externals_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """``--external HOSTNAME=ADDRESS`` as the mirrored mesh's DNS names."""
+    externals = {}
+    for spec in args.external:
+        name, _, address = spec.partition("=")
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SystemExit(f"--external wants HOSTNAME=ADDRESS, not {spec!r}") from None
+        if not name:
+            raise SystemExit(f"--external wants HOSTNAME=ADDRESS, not {spec!r}")
+        externals[name] = address
+    return externals
+
+
 def _forbid(emulator: Emulator, specs: Sequence[str]) -> None:
     for spec in specs:
         verb, _, rest = spec.partition(":")
@@ -214,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handler = _load_handler(args.exec_handler) if args.exec_handler else None
     mesh_faults = mesh_faults_from_args(args)
+    externals = externals_from_args(args)
     emulator = Emulator(configs_from_args(args), exec_handler=handler)
 
     stop = threading.Event()
@@ -225,11 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     with contextlib.ExitStack() as stack:
         stack.enter_context(emulator)
-        if args.simulated_probes or mesh_faults != MeshFaults():
+        if args.simulated_probes or mesh_faults != MeshFaults() or externals:
             from .mesh import MirroredMesh  # imports the Kubernetes backend's probe protocol
 
             mirror = stack.enter_context(MirroredMesh(emulator))
             mirror.mesh_faults = mesh_faults
+            mirror.externals.update(externals)
         emulator.set_faults(faults)
         _forbid(emulator, args.forbid)
         path = emulator.write_kubeconfig(args.kubeconfig)

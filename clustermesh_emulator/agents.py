@@ -22,8 +22,10 @@ the formats of Cilium's own source, so a backend that parses them parses the rea
 - ``hubble observe -o json`` prints, one per line, an ``observer.GetFlowsResponse`` (``flow``,
   ``node_name``, ``time``; ``-o json`` is ``jsonpb`` unless the legacy compat option is set,
   ``hubble/cmd/observe/flows.go``), its flow a ``flow.Flow`` with the proto field names of
-  ``api/v1/flow/flow.proto`` (``verdict``, ``drop_reason_desc``, ``IP``, ``l4.TCP``,
-  ``traffic_direction``, ``event_type``, ``ingress_denied_by``/``egress_denied_by``...). The
+  ``api/v1/flow/flow.proto`` (``verdict``, ``drop_reason_desc``, ``IP``, ``l4`` with the
+  ``Layer4`` oneof member of the probe's protocol: ``TCP``, ``UDP``, ``SCTP`` with ports,
+  ``ICMPv4`` with ``type``/``code``; ``destination_names``, ``traffic_direction``,
+  ``event_type``, ``ingress_denied_by``/``egress_denied_by``...). The
   CLI in the agent image talks to the node's own Hubble socket (``images/cilium/Dockerfile``:
   ``HUBBLE_SERVER=unix:///var/run/cilium/hubble.sock``), so it sees that node's flows only.
 
@@ -66,6 +68,12 @@ FLOW_CAPACITY = 4095
 MESSAGE_TYPE_DROP = 1
 MESSAGE_TYPE_POLICY_VERDICT = 5
 """``pkg/monitor/api/types.go``: ``MessageTypeDrop``, ``MessageTypePolicyVerdict``."""
+WORLD_IDENTITY = 2
+"""The reserved identity of everything outside the cluster (``reserved:world``; cilium
+``pkg/identity/numericidentity.go``, ``ReservedIdentityWorld``)."""
+WORLD_LABEL = "reserved:world"
+ICMP_ECHO_REQUEST = 8
+"""ICMPv4 echo request (RFC 792)."""
 KIND_NAMES = {
     "CNP": "CiliumNetworkPolicy",
     "CCNP": "CiliumClusterwideNetworkPolicy",
@@ -97,13 +105,22 @@ class FlowEnd:
 
     @property
     def identity(self) -> int:
-        """A stable security identity number for the labels (Cilium allocates them)."""
+        """A stable security identity number for the labels (Cilium allocates them); the
+        world's is reserved."""
+        if WORLD_LABEL in self.labels:
+            return WORLD_IDENTITY
         return 10000 + sum(ord(c) for c in "".join(sorted(self.labels))) % 50000
+
+
+def world_end(address: str) -> FlowEnd:
+    """An address outside the mesh, as Hubble describes it: no pod, the world's identity."""
+    return FlowEnd(address, "", "", (WORLD_LABEL,), "", "")
 
 
 @dataclass(frozen=True)
 class Drop:
-    """A dropped SYN, as a test emulates it."""
+    """A dropped first packet of a probe (a SYN, a datagram, an SCTP INIT, an echo request),
+    as a test emulates it."""
 
     source: FlowEnd
     destination: FlowEnd
@@ -114,6 +131,11 @@ class Drop:
     """A ``DropReason`` name."""
     denied_by: tuple[tuple[str, str, str], ...] = ()
     """``(kind, namespace, name)`` of the deny policies that matched (for ``POLICY_DENY``)."""
+    protocol: str = "TCP"
+    """``TCP``, ``UDP``, ``SCTP`` or ``ICMP`` (IPv4: the emulated clusters are IPv4)."""
+    destination_names: tuple[str, ...] = ()
+    """The name the source resolved to reach the destination, which Cilium's FQDN cache
+    gives the destination IP."""
 
 
 @dataclass
@@ -446,26 +468,33 @@ def _remote(remote: Any, observer: str, faults: MeshFaults) -> Obj:
     }
 
 
+def layer4(drop: Drop, source_port: int) -> tuple[Obj, str]:
+    """The flow's ``l4`` (flow.proto ``Layer4``, a oneof) and Hubble's summary of it."""
+    if drop.protocol == "ICMP":
+        # code 0 is left out, as protobuf JSON leaves out zero values
+        return {"ICMPv4": {"type": ICMP_ECHO_REQUEST}}, "ICMPv4 EchoRequest"
+    ports = {"source_port": source_port, "destination_port": drop.port}
+    if drop.protocol in ("UDP", "SCTP"):
+        return {drop.protocol: ports}, drop.protocol
+    return {"TCP": {**ports, "flags": {"SYN": True}}}, "TCP Flags: SYN"
+
+
 def drop_flows(drop: Drop, moment: float, source_port: int, version: Version) -> list[Obj]:
-    """The ``GetFlowsResponse`` lines Hubble prints for one dropped SYN: the drop event and,
+    """The ``GetFlowsResponse`` lines Hubble prints for one dropped probe packet: the drop
+    event and,
     for a policy drop on a Cilium that correlates verdicts with policies (``*_denied_by``,
     cilium#31544, 1.16), the policy-verdict event naming the deny policies."""
     end = drop.source if drop.direction == "EGRESS" else drop.destination
     node_name = f"{end.cluster_name}/{end.node}"
     code = POLICY_DROP_REASONS.get(drop.reason) or NON_POLICY_DROP_REASONS[drop.reason]
+    l4, summary = layer4(drop, source_port)
     flow: Obj = {
         "time": timestamp(moment),
         "uuid": f"{random.getrandbits(64):016x}-emulated",
         "verdict": "DROPPED",
         "drop_reason": code,
         "IP": {"source": drop.source.ip, "destination": drop.destination.ip, "ipVersion": "IPv4"},
-        "l4": {
-            "TCP": {
-                "source_port": source_port,
-                "destination_port": drop.port,
-                "flags": {"SYN": True},
-            }
-        },
+        "l4": l4,
         "source": _endpoint(drop.source, version),
         "destination": _endpoint(drop.destination, version),
         "Type": "L3_L4",
@@ -473,8 +502,10 @@ def drop_flows(drop: Drop, moment: float, source_port: int, version: Version) ->
         "event_type": {"type": MESSAGE_TYPE_DROP, "sub_type": code},
         "traffic_direction": drop.direction,
         "drop_reason_desc": drop.reason,
-        "Summary": "TCP Flags: SYN",
+        "Summary": summary,
     }
+    if drop.destination_names:
+        flow["destination_names"] = list(drop.destination_names)
     flows = [flow]
     if drop.denied_by and version >= Version("1.16"):
         verdict = dict(flow, event_type={"type": MESSAGE_TYPE_POLICY_VERDICT})
@@ -485,6 +516,8 @@ def drop_flows(drop: Drop, moment: float, source_port: int, version: Version) ->
 
 
 def _endpoint(end: FlowEnd, version: Version) -> Obj:
+    if not end.pod:  # the world: an identity and its label, no pod
+        return {"identity": end.identity, "labels": list(end.labels)}
     body: Obj = {
         "identity": end.identity,
         "namespace": end.namespace,
@@ -552,6 +585,8 @@ __all__ = [
     "drop_flows",
     "dropping_direction",
     "is_agent",
+    "layer4",
     "pod_labels",
     "status_response",
+    "world_end",
 ]

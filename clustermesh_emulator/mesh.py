@@ -4,12 +4,26 @@
 Services, policies) and rebuilds from them what a backend deployed: a
 :class:`~pytest_clustermesh.backend.Deployment` per ownership label value, its policies per
 cluster, all put into a :class:`~pytest_clustermesh.simulated.SimulatedMesh`. It then answers the
-Kubernetes backend's probe execs (:mod:`pytest_clustermesh.kubernetes.commands`) as curl would
-if Cilium behaved as the model says: a drop waits out the connect timeout and exits 28 without
-a connection (``time_connect`` 0, status 000), an L7 denial is Envoy's HTTP 403 ``Access
-denied``, an allowed request gets the server's http-echo text after a connection was made. A
-request to an IP no pod or Service has (a pod replaced since the backend listed it) is dropped,
-as Cilium drops traffic to a stale or unroutable IP.
+Kubernetes backend's probe execs (:mod:`pytest_clustermesh.kubernetes.commands`) as its tools
+would if Cilium behaved as the model says:
+
+- curl (TCP): a drop waits out the connect timeout and exits 28 without a connection
+  (``time_connect`` 0, status 000), an L7 denial is Envoy's HTTP 403 ``Access denied``, an
+  allowed request gets the server's http-echo text after a connection was made;
+- ``/agnhost connect --protocol=udp|sctp`` (kubernetes ``test/images/agnhost/connect/connect.go``):
+  exit 0 once answered; else exit 1 with ``TIMEOUT`` (after the timeout), ``REFUSED: ...``
+  (UDP: the ICMP port unreachable a pod's kernel sends; SCTP reports it as ``OTHER:
+  connection refused``), ``DNS: ...``;
+- ``ping -c 1 -W N`` (busybox's output): exit 0 with the reply, exit 1 with statistics of no
+  reply after N seconds, ``ping: bad address`` for a name that does not resolve. Nothing
+  "listens" for ICMP: a pod's kernel answers every echo request policy lets through.
+
+Addresses: a pod's IP or a Service's ClusterIP is that target; any other address in a cluster's
+pod, Service or node range (a pod replaced since the backend listed it) is dropped without a
+record, as Cilium drops traffic to a stale or unroutable IP; an address outside them all is
+the world, an :class:`~pytest_clustermesh.backend.ExternalTarget`. A hostname resolves through
+the emulated cluster DNS, which knows the names in :attr:`MirroredMesh.externals` (hostname ->
+address) and nothing else.
 
 So the whole Kubernetes path (manifests, labels, policy objects, exec, classification) runs
 against the model: a label the backend forgets or a policy it fails to apply changes the verdict.
@@ -39,12 +53,15 @@ from typing import Any
 from pytest_clustermesh.backend import (
     OWNER_LABEL,
     Deployment,
+    DnsTarget,
+    ExternalTarget,
     HttpRequest,
     NamespaceSpec,
     PodTarget,
     PolicyDoc,
     PortSpec,
     Probe,
+    ProbeProtocol,
     ServiceSpec,
     ServiceTarget,
     Target,
@@ -54,11 +71,17 @@ from pytest_clustermesh.errors import ClusterMeshError
 from pytest_clustermesh.facts import ClusterFacts, parse_version, resolve_options
 from pytest_clustermesh.kubernetes.classify import CILIUM_ACCESS_DENIED
 from pytest_clustermesh.kubernetes.commands import (
+    AGNHOST,
+    ConnectRequest,
     CurlOutput,
     CurlRequest,
+    DigRequest,
+    PingRequest,
+    ProbeRequest,
     curl_stdout,
+    is_address,
     parse_batch_argv,
-    parse_curl,
+    parse_probe,
     render_batch_output,
 )
 from pytest_clustermesh.kubernetes.manifests import POD_NAME_ENV, RUN_LABEL, WORKLOAD_LABEL
@@ -66,7 +89,16 @@ from pytest_clustermesh.policy.parse import API_VERSIONS
 from pytest_clustermesh.simulated import SimulatedMesh
 from pytest_clustermesh.verdicts import Outcome
 
-from .agents import Agents, Drop, FlowEnd, denied_by, dropping_direction, is_agent, pod_labels
+from .agents import (
+    Agents,
+    Drop,
+    FlowEnd,
+    denied_by,
+    dropping_direction,
+    is_agent,
+    pod_labels,
+    world_end,
+)
 from .emulator import Emulator
 from .exec import ExecRequest, ExecResult, default_exec_handler
 from .meshfaults import MeshFaults
@@ -83,6 +115,15 @@ OUR_LABELS = frozenset({OWNER_LABEL, WORKLOAD_LABEL, RUN_LABEL})
 
 Override = Callable[[ExecRequest, CurlRequest], CurlOutput | None]
 """A test's hook: the output of one curl instead of the model's, or ``None`` for the model's."""
+PROBE_TOOLS = ("curl", AGNHOST, "ping", "dig")
+KUBE_DNS_ADDRESS = "10.96.0.10"
+"""The resolver a pod's ``/etc/resolv.conf`` names (kube-dns's ClusterIP), as dig reports it."""
+NODE_NETWORK = ipaddress.IPv4Network("172.18.0.0/16")
+PROXIED_LOOKUP = "through Cilium's DNS proxy"
+"""How the model's explanation says a name was looked up through Cilium's DNS proxy: only then
+does Cilium's FQDN cache name the address, so only then does Hubble give a flow to it
+``destination_names``."""
+"""The kind-like docker network the emulated nodes sit on (:meth:`.ClusterConfig.node_ip`)."""
 
 
 @dataclass
@@ -102,7 +143,8 @@ class MirroredMesh:
     """Mirrors ``emulator`` into a simulated mesh and answers probe execs from it.
 
     ``exec_latency`` is added to every exec (a real exec costs tens of milliseconds);
-    ``images_without_curl`` are client images whose pods lack curl (exit 127).
+    ``images_without_curl`` are client images whose pods lack curl (exit 127), as
+    :attr:`images_without_agnhost` and :attr:`images_without_ping` lack those tools.
     """
 
     def __init__(
@@ -118,7 +160,18 @@ class MirroredMesh:
         self._facts = {cluster.context: _facts(cluster) for cluster in emulator}
         self.exec_latency = exec_latency
         self.images_without_curl = set(images_without_curl)
+        self.images_without_agnhost: set[str] = set()
+        self.images_without_ping: set[str] = set()
+        self.images_without_dig: set[str] = set()
+        self.externals: dict[str, str] = {}
+        """Hostname -> address: what the emulated cluster DNS resolves (nothing else)."""
         self.override: Override | None = None
+        """Called for curl probes only."""
+        self._internal = [
+            network
+            for cluster in emulator
+            for network in (cluster.config.pod_network, cluster.config.service_network)
+        ] + [NODE_NETWORK]
         self.execs = 0
         """Probe execs answered so far."""
         self._random = random.Random(seed)
@@ -222,7 +275,7 @@ class MirroredMesh:
         if is_agent(request):
             return await self.agents.handle(request)
         batch = parse_batch_argv(request.command)
-        single = request.command[:1] == ["curl"]
+        single = bool(request.command) and request.command[0] in PROBE_TOOLS
         if batch is None and not single:
             return await default_exec_handler(request)
         self.execs += 1
@@ -238,16 +291,27 @@ class MirroredMesh:
         return ExecResult(output.stdout, output.stderr, output.exit_code or 0)
 
     def _answer(self, request: ExecRequest, argv: list[str]) -> tuple[CurlOutput, float]:
-        """One curl's output and how long it takes."""
+        """One probe command's output and how long it takes."""
+        program = argv[0] if argv else ""
+        missing = {
+            "curl": self.images_without_curl,
+            AGNHOST: self.images_without_agnhost,
+            "ping": self.images_without_ping,
+            "dig": self.images_without_dig,
+        }.get(program)
+        if missing is None or self._image(request) in missing:
+            return CurlOutput(127, "", f"sh: {program}: not found"), 0.0
         try:
-            curl = parse_curl(argv)
+            probe = parse_probe(argv)
         except ValueError as exc:
-            return CurlOutput(2, "", f"curl: {exc}"), 0.0
-        if self._image(request) in self.images_without_curl:
-            return CurlOutput(127, "", "sh: curl: not found"), 0.0
-        if self.override is not None and (output := self.override(request, curl)) is not None:
+            return _misused(program, exc), 0.0
+        if (
+            isinstance(probe, CurlRequest)
+            and self.override is not None
+            and (output := self.override(request, probe)) is not None
+        ):
             return output, 0.0
-        return self._verdict(request, curl)
+        return self._verdict(request, probe)
 
     def _image(self, request: ExecRequest) -> str:
         for container in request.pod_object["spec"]["containers"]:
@@ -255,29 +319,95 @@ class MirroredMesh:
                 return str(container["image"])
         return ""
 
-    def _verdict(self, request: ExecRequest, curl: CurlRequest) -> tuple[CurlOutput, float]:
+    def _verdict(self, request: ExecRequest, sent: ProbeRequest) -> tuple[CurlOutput, float]:
         world = self.world()
         context = self._contexts[request.cluster]
         labels = request.pod_object["metadata"].get("labels") or {}
         key, source = labels.get(OWNER_LABEL), labels.get(WORKLOAD_LABEL)
         deployment = world.deployments.get(key or "")
-        target = self._target(world, context, curl.host)
+        if isinstance(sent, DigRequest):
+            return self._dig(request, sent, world, deployment, source)
+        hostname = None if is_address(sent.host) else sent.host
+        address = self.externals.get(sent.host) if hostname else sent.host
+        if address is None:
+            return _unresolved(sent), 0.0
+        target = self._target(world, context, address, hostname)
         if target is None:
-            return _dropped(curl), curl.connect_timeout  # a stale or unroutable IP
+            return _dropped(sent), _wait(sent)  # a stale or unroutable IP
         if deployment is None or source is None:
-            return _unreachable(curl), 0.0
-        probe = Probe(context, source, target, curl.port, "TCP", _http_request(curl))
+            return _unreachable(sent), 0.0
+        http = _http_request(sent) if isinstance(sent, CurlRequest) else None
+        probe = Probe(context, source, target, sent.port, _protocol(sent), http)
         try:
             result = world.mesh.predict(deployment, probe)
         except ClusterMeshError as exc:
-            return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {exc}"), 0.0
+            return _failed(sent, str(exc)), 0.0
+        outcome = result.outcome
+        if isinstance(sent, PingRequest) and outcome is Outcome.REFUSED:
+            outcome = Outcome.ALLOWED  # nothing listens for ICMP: the kernel answers
         served = self._random.choice(sorted(result.served_by)) if result.served_by else None
-        destination = self._destination(world, deployment, target, curl.host, context, served)
-        if result.outcome is Outcome.DROPPED or destination is not None:
-            lost = self._datapath(request, curl, result.outcome, result.explanation, destination)
+        destination = self._destination(world, deployment, target, address, context, served)
+        end = self._flow_end(destination, target, address)
+        proxied = any(PROXIED_LOOKUP in line for line in result.explanation)
+        names = (hostname,) if hostname and proxied else ()
+        if outcome is Outcome.DROPPED or end is not None:
+            lost = self._datapath(
+                request, sent, outcome, result.explanation, destination, end, names
+            )
             if lost is not None:
                 return lost
-        return self._curl_output(destination, result.outcome, curl, result.detail)
+        return _output(sent, destination, outcome, result.detail)
+
+    def _dig(
+        self,
+        request: ExecRequest,
+        sent: DigRequest,
+        world: _World,
+        deployment: Deployment | None,
+        source: str | None,
+    ) -> tuple[CurlOutput, float]:
+        """A DNS query to the source cluster's kube-dns: answered, refused by Cilium's DNS
+        proxy, or dropped (recorded on the node that dropped it, UDP 53 to a kube-dns pod)."""
+        context = self._contexts[request.cluster]
+        if deployment is None or source is None:
+            return _failed(sent, "the client is no pod of a deployment"), 0.0
+        probe = Probe(context, source, DnsTarget(sent.name), 53, "UDP")
+        try:
+            result = world.mesh.predict(deployment, probe)
+        except ClusterMeshError as exc:
+            return _failed(sent, str(exc)), 0.0
+        if result.outcome is Outcome.DROPPED:
+            dns = next(
+                (
+                    (ctx, pod)
+                    for ctx, pod in world.pod_ips.values()
+                    if ctx == context
+                    and pod["metadata"].get("namespace") == "kube-system"
+                    and (pod["metadata"].get("labels") or {}).get("k8s-app") == "kube-dns"
+                ),
+                None,
+            )
+            end = self._end(*dns) if dns else None
+            # the model explains the query's decision as the lookup's ("lookup of NAME: ...")
+            prefix = f"lookup of {sent.name}: "
+            explanation = tuple(line.removeprefix(prefix) for line in result.explanation)
+            direction = dropping_direction(explanation)
+            if direction == "egress":
+                self._record(request, sent, end, "EGRESS", explanation, None)
+            elif direction == "ingress" and dns is not None:
+                self._record(request, sent, end, "INGRESS", explanation, None, dns[0])
+            return _dropped(sent), _wait(sent)
+        return _dig_output(sent, result.outcome, sent.name in self.externals, result.detail), 0.0
+
+    def _flow_end(
+        self, destination: tuple[str, Obj] | None, target: Target, address: str
+    ) -> FlowEnd | None:
+        """How Hubble describes where the probe's packets go: a pod, or the world."""
+        if destination is not None:
+            return self._end(destination[0], destination[1])
+        if isinstance(target, ExternalTarget):
+            return world_end(address)
+        return None
 
     def _destination(
         self,
@@ -289,9 +419,12 @@ class MirroredMesh:
         served: str | None,
     ) -> tuple[str, Obj] | None:
         """The pod a probe's packets go to: the target pod, or the backend of a Service the
-        load balancer picks (in the cluster that served, else preferring the local one)."""
+        load balancer picks (in the cluster that served, else preferring the local one); none
+        for an external target."""
         if isinstance(target, PodTarget):
             return world.pod_ips.get(host)
+        if not isinstance(target, ServiceTarget):
+            return None
         try:
             owner = deployment.service_owner(target.name).name
         except KeyError:
@@ -314,10 +447,12 @@ class MirroredMesh:
     def _datapath(
         self,
         request: ExecRequest,
-        curl: CurlRequest,
+        sent: ProbeRequest,
         outcome: Outcome,
         explanation: tuple[str, ...],
         destination: tuple[str, Obj] | None,
+        end: FlowEnd | None,
+        names: tuple[str, ...] = (),
     ) -> tuple[CurlOutput, float] | None:
         """Where the packets of a probe are lost, recorded in Hubble as Cilium would: by the
         source's egress policy, a partition (no record), a non-policy drop, or the
@@ -327,40 +462,41 @@ class MirroredMesh:
         by_context = {ctx: name for name, ctx in self._contexts.items()}
         target_cluster = by_context[destination[0]] if destination else None
         direction = dropping_direction(explanation) if outcome is Outcome.DROPPED else None
-        lost = _dropped(curl), curl.connect_timeout
+        lost = _dropped(sent), _wait(sent)
         if direction == "egress":
-            self._record(request, curl, destination, "EGRESS", explanation, None)
+            self._record(request, sent, end, "EGRESS", explanation, None, names=names)
             return lost
         if target_cluster is not None and faults.partitioned(source_cluster, target_cluster):
             return lost
         reason = faults.drop_reason(source_cluster, target_cluster) if target_cluster else None
         if reason is not None:
-            self._record(request, curl, destination, "EGRESS", (), reason)
+            self._record(request, sent, end, "EGRESS", (), reason)
             return lost
-        if direction == "ingress":
-            self._record(request, curl, destination, "INGRESS", explanation, None)
+        if direction == "ingress" and destination is not None:
+            self._record(request, sent, end, "INGRESS", explanation, None, destination[0])
             return lost
         return lost if outcome is Outcome.DROPPED else None
 
     def _record(
         self,
         request: ExecRequest,
-        curl: CurlRequest,
-        destination: tuple[str, Obj] | None,
+        sent: ProbeRequest,
+        target: FlowEnd | None,
         direction: str,
         explanation: tuple[str, ...],
         reason: str | None,
+        target_context: str | None = None,
+        names: tuple[str, ...] = (),
     ) -> None:
-        if destination is None:
+        if target is None:
             return
         source_ctx = self._contexts[request.cluster]
         source = self._end(source_ctx, request.pod_object)
-        target = self._end(destination[0], destination[1])
         policies = denied_by(explanation, direction.lower())
         if reason is None:
             reason = "POLICY_DENY" if policies else "POLICY_DENIED"
-        drop = Drop(source, target, curl.port, direction, reason, policies)
-        where = source_ctx if direction == "EGRESS" else destination[0]
+        drop = Drop(source, target, sent.port, direction, reason, policies, _protocol(sent), names)
+        where = source_ctx if direction == "EGRESS" else target_context or source_ctx
         name = next(n for n, ctx in self._contexts.items() if ctx == where)
         self.agents.record(name, drop, self._facts[where].cilium_version)
 
@@ -376,37 +512,141 @@ class MirroredMesh:
             str(pod["spec"].get("nodeName", "")),
         )
 
-    def _target(self, world: _World, context: str, host: str) -> Target | None:
-        service = world.services.get((context, host))
+    def _target(
+        self, world: _World, context: str, address: str, hostname: str | None = None
+    ) -> Target | None:
+        service = world.services.get((context, address))
         if service is not None:
             return ServiceTarget(service["metadata"]["name"])
-        found = world.pod_ips.get(host)
-        if found is None:
+        found = world.pod_ips.get(address)
+        if found is not None:
+            where, pod = found
+            workload = (pod["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
+            return PodTarget(where, workload) if workload else None
+        if self._is_internal(address):
             return None
-        where, pod = found
-        workload = (pod["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
-        return PodTarget(where, workload) if workload else None
+        return ExternalTarget(hostname or address, address, hostname)
 
-    def _curl_output(
-        self,
-        destination: tuple[str, Obj] | None,
-        outcome: Outcome,
-        curl: CurlRequest,
-        detail: str,
-    ) -> tuple[CurlOutput, float]:
-        if outcome is Outcome.ALLOWED:
-            if destination is None:
-                return CurlOutput(0, curl_stdout("hello-world", 200)), 0.0
-            return CurlOutput(0, curl_stdout(_echo(destination[1], curl), 200)), 0.0
-        if outcome is Outcome.DROPPED:
-            return _dropped(curl), curl.connect_timeout
-        if outcome is Outcome.L7_DENIED:
-            return CurlOutput(0, curl_stdout(CILIUM_ACCESS_DENIED, 403)), 0.0
-        if outcome is Outcome.REFUSED:
-            return _refused(curl, "Couldn't connect to server"), 0.0
-        if outcome is Outcome.DNS_FAILURE:
-            return CurlOutput(6, curl_stdout("", 0), f"curl: (6) {detail}"), 0.0
-        return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {detail}"), 0.0
+    def _is_internal(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return ip.is_loopback or any(ip in network for network in self._internal)
+
+
+def _protocol(sent: ProbeRequest) -> ProbeProtocol:
+    if isinstance(sent, ConnectRequest):
+        return sent.protocol
+    if isinstance(sent, DigRequest):
+        return "UDP"
+    return "ICMP" if isinstance(sent, PingRequest) else "TCP"
+
+
+def _wait(sent: ProbeRequest) -> float:
+    """How long a probe whose packets are lost takes."""
+    if isinstance(sent, CurlRequest):
+        return sent.connect_timeout
+    if isinstance(sent, PingRequest | DigRequest):
+        return float(sent.wait)
+    return sent.timeout
+
+
+def _dig_header(sent: DigRequest) -> str:
+    return (
+        f"\n; <<>> DiG 9.18.27 <<>> +time={sent.wait} +tries=1 {sent.name}\n"
+        ";; global options: +cmd\n"
+    )
+
+
+def _dig_output(sent: DigRequest, outcome: Outcome, known: bool, detail: str) -> CurlOutput:
+    """dig's output (BIND 9): a response whatever its status exits 0, the status in the
+    header line; ``REFUSED`` is how Cilium's DNS proxy answers a query its rules deny."""
+    if outcome is Outcome.ALLOWED or outcome is Outcome.L7_DENIED:
+        status = "REFUSED" if outcome is Outcome.L7_DENIED else "NOERROR" if known else "NXDOMAIN"
+        answers = 1 if status == "NOERROR" else 0
+        stdout = (
+            f"{_dig_header(sent)};; Got answer:\n"
+            f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: 4242\n"
+            f";; flags: qr rd ra; QUERY: 1, ANSWER: {answers}, AUTHORITY: 0, ADDITIONAL: 1\n\n"
+            f";; QUESTION SECTION:\n;{sent.name}.\t\t\tIN\tA\n\n"
+            f";; SERVER: {KUBE_DNS_ADDRESS}#53({KUBE_DNS_ADDRESS}) (UDP)\n"
+        )
+        return CurlOutput(0, stdout)
+    return _failed(sent, detail)
+
+
+def _output(
+    sent: ProbeRequest, destination: tuple[str, Obj] | None, outcome: Outcome, detail: str
+) -> tuple[CurlOutput, float]:
+    """What the probe's tool prints for an outcome whose packets were not lost."""
+    if outcome is Outcome.DROPPED:
+        return _dropped(sent), _wait(sent)
+    if isinstance(sent, ConnectRequest):
+        return _connect_output(sent, outcome, detail, destination is None), 0.0
+    if isinstance(sent, PingRequest):
+        return _ping_output(sent, outcome, detail), 0.0
+    if isinstance(sent, DigRequest):
+        return _dig_output(sent, outcome, False, detail), 0.0
+    return _curl_output(destination, outcome, sent, detail)
+
+
+def _curl_output(
+    destination: tuple[str, Obj] | None,
+    outcome: Outcome,
+    curl: CurlRequest,
+    detail: str,
+) -> tuple[CurlOutput, float]:
+    if outcome is Outcome.ALLOWED:
+        if destination is None:
+            return CurlOutput(0, curl_stdout("hello-world", 200)), 0.0
+        return CurlOutput(0, curl_stdout(_echo(destination[1], curl), 200)), 0.0
+    if outcome is Outcome.L7_DENIED:
+        return CurlOutput(0, curl_stdout(CILIUM_ACCESS_DENIED, 403)), 0.0
+    if outcome is Outcome.REFUSED:
+        return _refused(curl, "Couldn't connect to server"), 0.0
+    if outcome is Outcome.DNS_FAILURE:
+        return CurlOutput(6, curl_stdout("", 0), f"curl: (6) {detail}"), 0.0
+    return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {detail}"), 0.0
+
+
+def _connect_output(
+    sent: ConnectRequest, outcome: Outcome, detail: str, no_backend: bool = False
+) -> CurlOutput:
+    """``agnhost connect``'s exit and stderr (connect.go: ``connectUDP``, ``connectSCTP``).
+    A Service without a backend fails ``connect()`` itself: Cilium's socket load balancer
+    answers EHOSTUNREACH (docs/cilium-semantics.md Q5), which agnhost reports as ``OTHER``."""
+    if outcome is Outcome.ALLOWED:
+        return CurlOutput(0)
+    udp = sent.protocol == "UDP"
+    if outcome is Outcome.REFUSED and no_backend:
+        dial = f"dial udp {_join(sent.host, sent.port)}: " if udp else ""
+        return CurlOutput(1, "", f"OTHER: {dial}connect: no route to host")
+    if outcome is Outcome.REFUSED:
+        said = (
+            f"REFUSED: read udp {_ephemeral()}->{_join(sent.host, sent.port)}: "
+            "read: connection refused"
+            if udp
+            else "OTHER: connection refused"
+        )
+        return CurlOutput(1, "", said)
+    if outcome is Outcome.DNS_FAILURE:
+        return CurlOutput(1, "", f"DNS: {detail}")
+    return CurlOutput(1, "", f"OTHER: {detail}")
+
+
+def _ping_output(sent: PingRequest, outcome: Outcome, detail: str) -> CurlOutput:
+    """busybox ping's output (``networking/ping.c``): a reply, or an error on stderr."""
+    if outcome is Outcome.ALLOWED:
+        host = sent.host
+        stdout = (
+            f"PING {host} ({host}): 56 data bytes\n"
+            f"64 bytes from {host}: seq=0 ttl=63 time=0.412 ms\n\n"
+            f"--- {host} ping statistics ---\n"
+            "1 packets transmitted, 1 packets received, 0% packet loss\n"
+            "round-trip min/avg/max = 0.412/0.412/0.412 ms\n"
+        )
+        return CurlOutput(0, stdout)
+    if outcome is Outcome.DNS_FAILURE:
+        return CurlOutput(1, "", f"ping: bad address '{sent.host}'")
+    return CurlOutput(1, "", f"ping: sendto: {detail}")
 
 
 def _echo(pod: Obj, curl: CurlRequest) -> str:
@@ -424,15 +664,81 @@ def _is_policy(key: Key, cluster: str) -> bool:
     return key[0] == cluster and key[1] in POLICY_KINDS
 
 
-def _dropped(curl: CurlRequest) -> CurlOutput:
-    """curl's output when no SYN-ACK came back within the connect timeout."""
-    millis = int(curl.connect_timeout * 1000)
+def _dropped(sent: ProbeRequest) -> CurlOutput:
+    """The tool's output when no answer came back within its timeout."""
+    if isinstance(sent, DigRequest):
+        stdout = (
+            f"{_dig_header(sent)};; communications error to {KUBE_DNS_ADDRESS}#53: timed out\n"
+            ";; no servers could be reached\n"
+        )
+        return CurlOutput(9, stdout)
+    if isinstance(sent, ConnectRequest):
+        if sent.protocol == "SCTP":
+            return CurlOutput(1, "", "TIMEOUT")
+        said = f"read udp {_ephemeral()}->{_join(sent.host, sent.port)}: i/o timeout"
+        return CurlOutput(1, "", f"TIMEOUT: {said}")
+    if isinstance(sent, PingRequest):
+        host = sent.host
+        stdout = (
+            f"PING {host} ({host}): 56 data bytes\n\n--- {host} ping statistics ---\n"
+            "1 packets transmitted, 0 packets received, 100% packet loss\n"
+        )
+        return CurlOutput(1, stdout)
+    millis = int(sent.connect_timeout * 1000)
     said = f"curl: (28) Connection timed out after {millis} milliseconds"
     return CurlOutput(28, curl_stdout("", 0, time_connect=0.0), said)
 
 
-def _unreachable(curl: CurlRequest) -> CurlOutput:
-    return _refused(curl, "No route to host")
+def _unreachable(sent: ProbeRequest) -> CurlOutput:
+    if isinstance(sent, DigRequest):
+        return _failed(sent, "network unreachable")
+    if isinstance(sent, ConnectRequest):
+        return CurlOutput(1, "", "OTHER: connect: no route to host")
+    if isinstance(sent, PingRequest):
+        return CurlOutput(1, "", "ping: sendto: Host is unreachable")
+    return _refused(sent, "No route to host")
+
+
+def _unresolved(sent: ProbeRequest) -> CurlOutput:
+    """The tool's output for a name the cluster DNS does not know."""
+    if isinstance(sent, DigRequest):
+        return _dig_output(sent, Outcome.ALLOWED, False, "")
+    said = f"lookup {sent.host} on 10.96.0.10:53: no such host"
+    if isinstance(sent, ConnectRequest):
+        return CurlOutput(1, "", f"DNS: {said}")
+    if isinstance(sent, PingRequest):
+        return CurlOutput(1, "", f"ping: bad address '{sent.host}'")
+    return CurlOutput(6, curl_stdout("", 0), f"curl: (6) Could not resolve host: {sent.host}")
+
+
+def _failed(sent: ProbeRequest, why: str) -> CurlOutput:
+    """The tool's output when the model cannot answer the probe."""
+    if isinstance(sent, DigRequest):
+        return CurlOutput(10, _dig_header(sent), f"dig: {why}")
+    if isinstance(sent, ConnectRequest):
+        return CurlOutput(1, "", f"OTHER: {why}")
+    if isinstance(sent, PingRequest):
+        return CurlOutput(1, "", f"ping: sendto: {why}")
+    return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {why}")
+
+
+def _misused(program: str, error: ValueError) -> CurlOutput:
+    """The tool's output for arguments it does not take."""
+    if program == AGNHOST:
+        return CurlOutput(1, "", f"Error: {error}")
+    if program == "ping":
+        return CurlOutput(1, "", f"ping: {error}")
+    if program == "dig":
+        return CurlOutput(1, "", f"dig: {error}")
+    return CurlOutput(2, "", f"curl: {error}")
+
+
+def _ephemeral() -> str:
+    return "0.0.0.0:41234"
+
+
+def _join(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _http_request(curl: CurlRequest) -> HttpRequest:

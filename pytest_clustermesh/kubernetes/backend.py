@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import TypeVar
 
-from ..backend import Deployment, PodTarget, PolicyDoc, Probe
+from ..backend import Deployment, ExternalTarget, PodTarget, PolicyDoc, Probe, ServiceTarget
 from ..errors import BackendError, ClusterMeshError
 from ..facts import ClusterFacts
 from ..verdicts import Outcome, ProbeResult, Proof
@@ -242,7 +242,7 @@ class KubernetesMesh:
         clusters = {probe.source_cluster}
         if isinstance(probe.target, PodTarget):
             clusters.add(probe.target.cluster)
-        else:
+        elif isinstance(probe.target, ServiceTarget):
             with suppress(KeyError):
                 clusters.update(deployment.service_owner(probe.target.name).clusters)
         return clusters
@@ -376,15 +376,25 @@ class KubernetesMesh:
             return [future.result() for future in futures]
 
 
+WORLD = "the world"
+"""Where an external target is, as a remote "cluster" whose path an inferred deny needs open."""
+
+
 def _remote_clusters(deployment: Deployment, probe: Probe) -> list[str]:
     """The other clusters a probe's packets may go to (its target's, or its Service's)."""
     if isinstance(probe.target, PodTarget):
         remote = [probe.target.cluster]
-    else:
+    elif isinstance(probe.target, ServiceTarget):
         try:
             remote = list(deployment.service_owner(probe.target.name).clusters)
         except KeyError:
             remote = []
+    elif isinstance(probe.target, ExternalTarget):
+        # outside the mesh: the path out of the source's cluster must be proven open too (a
+        # cluster without egress to the internet times out like a deny)
+        remote = [WORLD]
+    else:
+        remote = []  # the source's own cluster (its DNS, its API server)
     return [cluster for cluster in remote if cluster != probe.source_cluster]
 
 
@@ -395,7 +405,11 @@ def _open_paths(probes: Sequence[Probe], results: Sequence[ProbeResult]) -> set[
         if result.outcome is not Outcome.ALLOWED:
             continue
         reached = result.served_by or (
-            {probe.target.cluster} if isinstance(probe.target, PodTarget) else set()
+            {probe.target.cluster}
+            if isinstance(probe.target, PodTarget)
+            else {WORLD}
+            if isinstance(probe.target, ExternalTarget)
+            else set()
         )
         opened.update((probe.source_cluster, cluster) for cluster in reached)
     return opened

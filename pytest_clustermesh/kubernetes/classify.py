@@ -1,14 +1,26 @@
-"""From what a curl did to an :class:`~pytest_clustermesh.verdicts.Outcome`.
+"""From what a probe command did to an :class:`~pytest_clustermesh.verdicts.Outcome`.
 
-Only two things say "denied", each narrowly:
-- a timeout before any connection was made (curl exit 28 with ``time_connect`` 0 and no HTTP
-  status): Cilium drops the SYN silently. A timeout after connecting is a slow or hung server,
-  which says nothing about policy;
+Only these say "denied", each narrowly:
+- a curl timeout before any connection was made (curl exit 28 with ``time_connect`` 0 and no
+  HTTP status): Cilium drops the SYN silently. A timeout after connecting is a slow or hung
+  server, which says nothing about policy;
 - an HTTP 403 whose body is the text Cilium's Envoy proxy answers for a request its L7 rules
-  deny (``Access denied``). Any other 403 comes from the server itself.
+  deny (``Access denied``). Any other 403 comes from the server itself;
+- ``agnhost connect`` (UDP, SCTP) exiting 1 with ``TIMEOUT``: no answer came. For UDP that is
+  also what a server that never answers looks like, so it is only a candidate;
+- ``ping`` exiting 1 after its statistics say it sent the echo request and received nothing;
+- ``dig`` exiting 9 (no reply from the cluster DNS).
+
+A DNS answer with status ``REFUSED`` is what Cilium's DNS proxy answers for a query its DNS
+rules do not allow (``--tofqdns-dns-reject-response-code``, default ``refused``): an L7 denial.
+
+Each of the last three is a *candidate* drop: on a real mesh it becomes a deny only with Hubble's
+record of a policy drop (:mod:`.evidence`), exactly as a curl timeout does.
 
 Anything else the probe could not do is an error, never a verdict, so a broken client image or a
-misbehaving server cannot pass a ``deny``.
+misbehaving server cannot pass a ``deny``: a tool missing from the image (the shell's 127), an
+``agnhost connect`` error other than ``TIMEOUT``/``REFUSED``/``DNS`` (``OTHER``, ``UNKNOWN``), a
+ping that could not send.
 """
 
 from __future__ import annotations
@@ -17,7 +29,14 @@ import re
 from dataclasses import dataclass
 
 from ..verdicts import Outcome
-from .commands import CurlOutput
+from .commands import (
+    ConnectRequest,
+    CurlOutput,
+    DigRequest,
+    PingRequest,
+    ProbeRequest,
+    tool_of,
+)
 
 ECHO_PREFIX = "clustermesh-echo"
 _ECHO = re.compile(rf"{ECHO_PREFIX} cluster=(?P<cluster>\S+) pod=(?P<pod>\S+)")
@@ -46,12 +65,25 @@ class Classified:
     served_pod: str | None = None
 
 
-def classify(output: CurlOutput) -> Classified:
-    """The outcome of one curl of a batch."""
+def classify(output: CurlOutput, request: ProbeRequest | None = None) -> Classified:
+    """The outcome of one probe of a batch; ``request`` says which tool ran (curl if none)."""
     code = output.exit_code
     said = _said(output)
     if code is None:
         return Classified(Outcome.PROBE_ERROR, f"the probe left no exit code{said}")
+    if isinstance(request, ConnectRequest | PingRequest | DigRequest):
+        if code in (SHELL_CANNOT_EXECUTE, SHELL_NOT_FOUND):
+            tool = tool_of(request)
+            return Classified(
+                Outcome.PROBE_ERROR,
+                f"{tool} could not run in the client pod (exit {code}){said}; "
+                f"{_NEEDS[type(request)]}",
+            )
+        if isinstance(request, ConnectRequest):
+            return _connected(output, request, said)
+        if isinstance(request, DigRequest):
+            return _dug(output, request, said)
+        return _pinged(output, request, said)
     if code == 0:
         return _answered(output)
     if code == CURL_TIMEOUT:
@@ -114,3 +146,117 @@ def _timed_out(output: CurlOutput, said: str) -> Classified:
 
 def _said(output: CurlOutput) -> str:
     return f": {output.stderr.strip()}" if output.stderr.strip() else ""
+
+
+# -- agnhost connect (UDP, SCTP) and ping (ICMP) ------------------------------------------------
+
+_NEEDS = {
+    ConnectRequest: "UDP and SCTP probes need /agnhost in the client image (agnhost's image, "
+    "the default --client-image, has it)",
+    PingRequest: "ICMP probes need ping in the client image",
+    DigRequest: "DNS probes need dig in the client image",
+}
+
+AGNHOST_FAILED = 1
+"""``agnhost connect`` exits 1 on every failure, the kind named by the first word of stderr
+(kubernetes ``test/images/agnhost/connect/connect.go``)."""
+
+
+def _connected(output: CurlOutput, request: ConnectRequest, said: str) -> Classified:
+    """``agnhost connect --protocol=udp|sctp``: 0 once the server answered its payload."""
+    what = f"agnhost connect --protocol={request.protocol.lower()}"
+    code = output.exit_code
+    if code == 0:
+        return Classified(
+            Outcome.ALLOWED,
+            f"{what}: the server answered (agnhost does not say which pod answered)",
+        )
+    if code != AGNHOST_FAILED:
+        return Classified(Outcome.PROBE_ERROR, f"{what} exit {code}{said}")
+    first = output.stderr.strip().split("\n", 1)[0]
+    kind = first.split(":", 1)[0].strip()
+    if kind == "TIMEOUT":
+        return Classified(
+            Outcome.DROPPED,
+            f"{what}: no answer within {request.timeout:g} s (packets dropped, or a server "
+            f"that did not answer){said}",
+        )
+    if kind == "REFUSED":
+        return Classified(Outcome.REFUSED, f"{what}: connection refused{said}")
+    if kind == "DNS":
+        return Classified(Outcome.DNS_FAILURE, f"{what}: name not resolved{said}")
+    if kind == "OTHER" and request.protocol == "SCTP" and "connection refused" in first:
+        # connect.go reports every SCTP dial error as OTHER; the kernel's ECONNREFUSED (an
+        # ABORT answering the INIT: no listener) is a refusal all the same.
+        return Classified(Outcome.REFUSED, f"{what}: connection refused{said}")
+    if kind == "OTHER" and "connect: no route to host" in first:
+        # connect() itself rejected: Cilium's socket load balancer answers a Service without
+        # a backend with EHOSTUNREACH (docs/cilium-semantics.md Q5), which curl reports as
+        # exit 7 and is a refusal there too.
+        return Classified(Outcome.REFUSED, f"{what}: rejected at connect (no route to host){said}")
+    return Classified(Outcome.PROBE_ERROR, f"{what} failed{said}")
+
+
+_PING_STATS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_PING_UNRESOLVED = (
+    "bad address",  # busybox: bb_herror_msg_and_die("bad address '%s'")
+    "Name or service not known",  # iputils, glibc
+    "Temporary failure in name resolution",
+    "Name does not resolve",  # musl
+    "unknown host",
+)
+_PING_ICMP_ERRORS = ("nreachable", "xceeded", "rohibited", "Redirect")
+
+
+def _pinged(output: CurlOutput, request: PingRequest, said: str) -> Classified:
+    """``ping -c 1 -W N``: exit 0 with a reply; 1 with no reply (busybox ``print_stats_and_exit``
+    exits ``nrecv == 0``; iputils exits 1 too, and 2 on other errors). A busybox error also
+    exits 1, so a drop needs the statistics line saying the request went out unanswered."""
+    code = output.exit_code
+    text = f"{output.stdout}\n{output.stderr}"
+    if code == 0:
+        return Classified(Outcome.ALLOWED, f"ping: echo reply from {request.host}")
+    if any(marker in text for marker in _PING_UNRESOLVED):
+        return Classified(Outcome.DNS_FAILURE, f"ping: name not resolved{said}")
+    stats = _PING_STATS.search(output.stdout)
+    if code == 1 and stats and int(stats.group(1)) > 0 and int(stats.group(2)) == 0:
+        if any(marker in text for marker in _PING_ICMP_ERRORS):
+            return Classified(
+                Outcome.PROBE_ERROR,
+                f"ping: an ICMP error came back instead of a reply (the path refused it, "
+                f"which is not a silent drop): {output.stdout.strip()[-200:]}",
+            )
+        return Classified(
+            Outcome.DROPPED,
+            f"ping: no echo reply within {request.wait} s ({stats.group(0)})",
+        )
+    out = f": {output.stdout.strip()[-200:]}" if output.stdout.strip() else ""
+    return Classified(Outcome.PROBE_ERROR, f"ping exit {code}{said or out}")
+
+
+DIG_NO_REPLY = 9
+"""dig's exit status when no server answered (BIND 9 ``dig(1)``, "Return Codes": 0 a response,
+whatever its status; 1 usage error; 8 no batch file; 9 no reply from server; 10 internal
+error)."""
+_DIG_STATUS = re.compile(r";; ->>HEADER<<- opcode: \w+, status: ([A-Z]+)")
+
+
+def _dug(output: CurlOutput, request: DigRequest, said: str) -> Classified:
+    """``dig``: an answer is a query that got through, whatever it says (NXDOMAIN included);
+    ``REFUSED`` is Cilium's DNS proxy refusing it; no reply is a candidate drop."""
+    code = output.exit_code
+    what = f"dig {request.name}"
+    if code == 0:
+        found = _DIG_STATUS.search(output.stdout)
+        if found is None:
+            return Classified(Outcome.PROBE_ERROR, f"{what}: no DNS header in dig's output{said}")
+        status = found.group(1)
+        if status == "REFUSED":
+            return Classified(Outcome.L7_DENIED, f"{what}: the query was refused (status REFUSED)")
+        return Classified(Outcome.ALLOWED, f"{what}: answered (status {status})")
+    if code == DIG_NO_REPLY:
+        return Classified(
+            Outcome.DROPPED,
+            f"{what}: no reply from the cluster DNS within {request.wait} s{said}",
+        )
+    return Classified(Outcome.PROBE_ERROR, f"dig exit {code}{said}")

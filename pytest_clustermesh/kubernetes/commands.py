@@ -1,7 +1,20 @@
 """The probe protocol: the command run in a client pod and how its output is read.
 
+A probe is one of three commands, each what a user would type by hand:
+
+- TCP (HTTP): ``curl`` (:class:`CurlRequest`), with a ``--write-out`` line, below;
+- UDP and SCTP: ``/agnhost connect HOST:PORT --protocol=udp|sctp --timeout=Ns``
+  (:class:`ConnectRequest`), the probe of Kubernetes' own network-policy e2e tests (kubernetes
+  ``test/e2e/network/netpol/kubemanager.go``, ``probeConnectivity``). It sends a payload and
+  needs an answer; on failure it prints a fixed prefix on stderr (kubernetes
+  ``test/images/agnhost/connect/connect.go``): ``TIMEOUT``, ``REFUSED``, ``DNS``, ``OTHER``,
+  ``UNKNOWN``;
+- ICMP: ``ping -c 1 -W N HOST`` (:class:`PingRequest`), one echo request;
+- a DNS query: ``dig +time=N +tries=1 NAME`` (:class:`DigRequest`), one query to the pod's
+  resolver, the cluster DNS (kube-dns).
+
 A source pod runs all its probes of a round in one exec: a fixed POSIX ``sh`` script starts one
-curl per probe as a background job, waits for all of them, then prints each probe's exit code,
+command per probe as a background job, waits for all of them, then prints each probe's exit code,
 stdout and stderr between marker lines. So a round costs its slowest probe, not the sum, and the
 output of parallel curls never interleaves (each job writes to its own files).
 
@@ -12,21 +25,24 @@ header..., end). A response body that imitates a header, of this batch or any ot
 plain body text (it lacks the marker) or breaks the order, which makes the whole batch a
 :class:`BatchOutputError` (a probe error, never a verdict).
 
-Each probe travels as one positional argument holding a shell-quoted curl command; the same
+Each probe travels as one positional argument holding a shell-quoted command; the same
 command, behind ``kubectl exec``, is what a user pastes to repeat the probe by hand. Its
 ``--write-out`` line ends curl's stdout with the HTTP status and ``time_connect``, so a timeout
 before the connection was made (a drop) can be told from a slow server. The emulator's exec
-handler reads commands back with :func:`parse_batch_argv` and :func:`parse_curl` and answers with
+handler reads commands back with :func:`parse_batch_argv` and :func:`parse_probe` and answers with
 :func:`render_batch_output`, so both sides share this one definition.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import secrets
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ..backend import HttpRequest
 
@@ -61,7 +77,7 @@ done
 echo "$m end"
 rm -rf "$d"
 """
-"""Run as ``sh -c BATCH_SCRIPT clustermesh-probe MARKER CURL...``."""
+"""Run as ``sh -c BATCH_SCRIPT clustermesh-probe MARKER COMMAND...``."""
 
 _WRITE_OUT_LINE = re.compile(
     rf"(?:^|\n){re.escape(WRITE_OUT_TAG)} http_code=(\d{{3}}) time_connect=(\d+(?:\.\d+)?)\s*\Z"
@@ -100,6 +116,105 @@ class CurlRequest:
         return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
+AGNHOST = "/agnhost"
+"""Where the agnhost image keeps its binary (kubernetes ``test/images/agnhost/Dockerfile``:
+``ADD agnhost agnhost``, ``ENTRYPOINT ["/agnhost"]``)."""
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A UDP or SCTP probe: ``agnhost connect``, which sends a payload (``hostname``) and
+    succeeds only once the server answered."""
+
+    host: str
+    port: int
+    protocol: Literal["UDP", "SCTP"]
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    """An ICMP probe: one echo request, waiting ``timeout`` seconds (whole, at least 1: busybox
+    ping's ``-W`` takes whole seconds) for the reply."""
+
+    host: str
+    timeout: float = 2.0
+
+    @property
+    def port(self) -> int:
+        return 0
+
+    @property
+    def wait(self) -> int:
+        return max(1, math.ceil(self.timeout))
+
+
+@dataclass(frozen=True)
+class DigRequest:
+    """A DNS probe: one query for ``name`` (A record) to the pod's resolver, kube-dns, on UDP 53,
+    waiting ``timeout`` seconds (whole, at least 1: dig's ``+time``) for the answer, once."""
+
+    name: str
+    timeout: float = 2.0
+
+    @property
+    def host(self) -> str:
+        return self.name
+
+    @property
+    def port(self) -> int:
+        return 53
+
+    @property
+    def wait(self) -> int:
+        return max(1, math.ceil(self.timeout))
+
+
+ProbeRequest = CurlRequest | ConnectRequest | PingRequest | DigRequest
+"""What one probe runs."""
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address bracketed (as Go's ``net.JoinHostPort``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def connect_argv(request: ConnectRequest) -> list[str]:
+    return [
+        AGNHOST,
+        "connect",
+        host_port(request.host, request.port),
+        f"--protocol={request.protocol.lower()}",
+        f"--timeout={_seconds(request.timeout)}s",
+    ]
+
+
+def ping_argv(request: PingRequest) -> list[str]:
+    return ["ping", "-c", "1", "-W", str(request.wait), request.host]
+
+
+def dig_argv(request: DigRequest) -> list[str]:
+    """dig without ``+search`` (its default) queries the name as given, not the pod's search
+    domains."""
+    return ["dig", f"+time={request.wait}", "+tries=1", request.name]
+
+
+def probe_argv(request: ProbeRequest) -> list[str]:
+    """The argv of one probe, whatever it speaks."""
+    if isinstance(request, ConnectRequest):
+        return connect_argv(request)
+    if isinstance(request, PingRequest):
+        return ping_argv(request)
+    if isinstance(request, DigRequest):
+        return dig_argv(request)
+    return curl_argv(request)
+
+
+def tool_of(request: ProbeRequest) -> str:
+    """The program a probe needs in the client image."""
+    return probe_argv(request)[0]
+
+
 def http_headers(http: HttpRequest | None) -> tuple[tuple[str, str], ...]:
     """The headers curl sends for ``http``: ``Host`` first when the probe sets it."""
     if http is None:
@@ -132,7 +247,7 @@ def curl_argv(request: CurlRequest) -> list[str]:
     ]
 
 
-def batch_argv(requests: Sequence[CurlRequest], marker: str) -> list[str]:
+def batch_argv(requests: Sequence[ProbeRequest], marker: str) -> list[str]:
     """The exec argv running ``requests`` in parallel in one pod; its output's sections are
     framed by ``marker`` (from :func:`new_marker`, one per batch)."""
     if not _MARKER.match(marker):
@@ -143,18 +258,18 @@ def batch_argv(requests: Sequence[CurlRequest], marker: str) -> list[str]:
         BATCH_SCRIPT,
         ARGV0,
         marker,
-        *(shlex.join(curl_argv(r)) for r in requests),
+        *(shlex.join(probe_argv(r)) for r in requests),
     ]
 
 
 def kubectl_command(
-    context: str, namespace: str, pod: str, request: CurlRequest, kubeconfig: str | None = None
+    context: str, namespace: str, pod: str, request: ProbeRequest, kubeconfig: str | None = None
 ) -> str:
     """A command line repeating one probe by hand."""
     argv = ["kubectl", "--context", context]
     if kubeconfig:
         argv += ["--kubeconfig", kubeconfig]
-    argv += ["-n", namespace, "exec", pod, "--", *curl_argv(request)]
+    argv += ["-n", namespace, "exec", pod, "--", *probe_argv(request)]
     return shlex.join(argv)
 
 
@@ -167,7 +282,7 @@ def _seconds(value: float) -> str:
 
 @dataclass(frozen=True)
 class CurlOutput:
-    """What one curl of a batch did."""
+    """What one probe command of a batch did (curl's, agnhost's or ping's exit and output)."""
 
     exit_code: int | None
     """``None`` when the batch output held no exit code for it."""
@@ -263,11 +378,11 @@ class BatchCommand:
 
     marker: str
     commands: list[list[str]]
-    """One curl argv per probe."""
+    """One argv per probe."""
 
 
 def parse_batch_argv(argv: Sequence[str]) -> BatchCommand | None:
-    """The marker and curl argvs of a batch exec, or ``None`` if ``argv`` is not one."""
+    """The marker and probe argvs of a batch exec, or ``None`` if ``argv`` is not one."""
     if len(argv) < 5 or list(argv[:4]) != ["sh", "-c", BATCH_SCRIPT, ARGV0]:
         return None
     if not _MARKER.match(argv[4]):
@@ -309,6 +424,84 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
         float(values.get("--max-time", "5")),
         tuple(headers),
     )
+
+
+def parse_connect(argv: Sequence[str]) -> ConnectRequest:
+    """The request of an ``agnhost connect`` argv as :func:`connect_argv` writes it (flags in
+    any order, ``--flag=value`` or ``--flag value``, as cobra reads them). ``ValueError`` for
+    anything else."""
+    if len(argv) < 2 or argv[0] not in (AGNHOST, "agnhost") or argv[1] != "connect":
+        raise ValueError(f"not an agnhost connect command: {shlex.join(argv)}")
+    values: dict[str, str] = {}
+    targets: list[str] = []
+    args = iter(argv[2:])
+    for arg in args:
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            if name not in ("--protocol", "--timeout", "--udp-data", "--sctp-data"):
+                raise ValueError(f"unknown flag: {name}")
+            values[name] = value if equals else next(args, "")
+        else:
+            targets.append(arg)
+    if len(targets) != 1:
+        raise ValueError(f"accepts 1 arg(s), received {len(targets)}")
+    host, _, port = targets[0].rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"address {targets[0]}: missing port in address")
+    protocol = values.get("--protocol", "tcp").upper()
+    if protocol not in ("UDP", "SCTP"):
+        raise ValueError(f"the probe protocol speaks udp or sctp, not {protocol.lower()}")
+    timeout = values.get("--timeout", "0s")
+    if not timeout.endswith("s"):
+        raise ValueError(f"invalid duration {timeout!r}")
+    return ConnectRequest(
+        host.strip("[]"),
+        int(port),
+        "UDP" if protocol == "UDP" else "SCTP",
+        float(timeout[:-1]),
+    )
+
+
+def parse_ping(argv: Sequence[str]) -> PingRequest:
+    """The request of a ping argv as :func:`ping_argv` writes it; ``ValueError`` otherwise."""
+    if len(argv) != 6 or argv[0] != "ping" or argv[1:3] != ["-c", "1"] or argv[3] != "-W":
+        raise ValueError(f"not a probe's ping command: {shlex.join(argv)}")
+    if not argv[4].isdigit():
+        raise ValueError(f"ping: invalid number '{argv[4]}'")
+    return PingRequest(argv[5], float(argv[4]))
+
+
+def parse_dig(argv: Sequence[str]) -> DigRequest:
+    """The request of a dig argv as :func:`dig_argv` writes it; ``ValueError`` otherwise."""
+    if len(argv) != 4 or argv[0] != "dig" or argv[2] != "+tries=1":
+        raise ValueError(f"not a probe's dig command: {shlex.join(argv)}")
+    wait = argv[1].removeprefix("+time=")
+    if not argv[1].startswith("+time=") or not wait.isdigit():
+        raise ValueError(f"Invalid option: {argv[1]}")
+    return DigRequest(argv[3], float(wait))
+
+
+def parse_probe(argv: Sequence[str]) -> ProbeRequest:
+    """The request of any probe argv; ``ValueError`` for another program or form."""
+    program = argv[0] if argv else ""
+    if program == "dig":
+        return parse_dig(argv)
+    if program == "curl":
+        return parse_curl(argv)
+    if program in (AGNHOST, "agnhost"):
+        return parse_connect(argv)
+    if program == "ping":
+        return parse_ping(list(argv))
+    raise ValueError(f"not a probe command: {shlex.join(argv)}")
+
+
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address rather than a name to resolve."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def render_batch_output(outputs: Sequence[CurlOutput], marker: str) -> str:

@@ -55,8 +55,14 @@ class Question:
     """The target pod, or every backend of the targeted Service."""
     addresses: tuple[str, ...]
     """Destination addresses its packets may carry: the pod IPs (a Service's ClusterIP is
-    translated to a backend's address before policy sees the packet)."""
+    translated to a backend's address before policy sees the packet), or an external target's
+    address."""
     port: int
+    protocol: str = "TCP"
+    """``TCP``, ``UDP``, ``SCTP`` or ``ICMP``: a drop of another protocol proves nothing."""
+    names: tuple[str, ...] = ()
+    """The name an external probe resolved in the pod: its drop may carry an address we never
+    saw, named in the flow's ``destination_names``."""
 
 
 Answer = Evidence | str
@@ -129,6 +135,8 @@ class Prover:
                             question.source.ip,
                             question.addresses,
                             question.port,
+                            question.protocol,
+                            question.names,
                         )
                 answer = _judge(found)
                 if answer is not None:
@@ -194,11 +202,17 @@ class Prover:
                 f"the drop cannot be shown to be Cilium's policy: {why}; a timeout alone is "
                 f"not a deny (pass {INFER_OPTION} to count it as one)"
             )
-        path = " and ".join(clusters)
+        if not question.targets:
+            path = f"the way out of {question.source.context}"
+        elif len(clusters) == 1:
+            path = f"the path within {clusters[0]}"
+        else:
+            path = f"the path between {' and '.join(clusters)}"
+        what = "connection" if question.protocol == "TCP" else f"{question.protocol} probe"
         return (
-            f"Hubble on {', '.join(dict.fromkeys(asked))} recorded no drop of this connection "
+            f"Hubble on {', '.join(dict.fromkeys(asked))} recorded no drop of this {what} "
             f"since {hubble.rfc3339(since)}: its packets were lost without a policy verdict "
-            f"(is the path between {path} down?)"
+            f"(is {path} down?)"
         )
 
 

@@ -4,7 +4,9 @@
 ``jsonpb`` unless hubble's legacy compat option is set; cilium ``hubble/cmd/observe/flows.go``),
 its ``flow`` a ``flow.Flow`` in protobuf JSON with the proto field names of cilium
 ``api/v1/flow/flow.proto``: ``time``, ``verdict`` (FORWARDED, DROPPED...), ``drop_reason_desc``
-(enum ``DropReason``), ``IP.{source,destination}``, ``l4.TCP.destination_port``,
+(enum ``DropReason``), ``IP.{source,destination}``, ``l4`` (a oneof: ``TCP``, ``UDP``, ``SCTP``
+with ``destination_port``, ``ICMPv4``/``ICMPv6`` with ``type`` and ``code``),
+``destination_names`` (the DNS names Cilium's FQDN cache holds for the destination IP),
 ``traffic_direction`` and, where Cilium correlates a policy verdict with the policies behind it,
 ``ingress_denied_by``/``egress_denied_by`` (repeated ``Policy``: ``name``, ``namespace``,
 ``kind``...; cilium#31544, Cilium 1.16). A line holding a bare flow (hubble's legacy JSON) is
@@ -26,6 +28,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 POLICY_DROP_REASONS = frozenset({"POLICY_DENIED", "POLICY_DENY"})
+L4_PROTOCOLS = ("TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6")
+"""The members of flow.proto's ``Layer4`` oneof a probe can make."""
+ECHO_REQUESTS = {"ICMPv4": 8, "ICMPv6": 128}
+"""ICMP types of an echo request (RFC 792, RFC 4443)."""
 DROP_REASON_CODES = {133: "POLICY_DENIED", 181: "POLICY_DENY"}
 """For flows that carry only the deprecated numeric ``drop_reason``."""
 
@@ -43,6 +49,22 @@ class DropFlow:
     destination_port: int | None
     policies: tuple[str, ...] = ()
     """``CiliumNetworkPolicy ns/name`` for each policy Hubble names as denying it."""
+    protocol: str = ""
+    """The ``l4`` member present (``TCP``, ``UDP``, ``SCTP``, ``ICMPv4``, ``ICMPv6``); empty
+    when the flow carries no L4 part."""
+    icmp_type: int | None = None
+    destination_names: tuple[str, ...] = ()
+    """Names of the destination IP (without the trailing dot)."""
+
+    def speaks(self, protocol: str) -> bool:
+        """Whether the flow is of a probe speaking ``protocol`` (``TCP``... or ``ICMP``): a
+        flow without an L4 part may be any; an ICMP flow must be an echo request."""
+        if not self.protocol:
+            return True
+        if protocol == "ICMP":
+            wanted = ECHO_REQUESTS.get(self.protocol)
+            return wanted is not None and self.icmp_type in (None, wanted)
+        return self.protocol == protocol
 
     @property
     def is_policy(self) -> bool:
@@ -83,13 +105,21 @@ def parse_flows(stdout: str) -> list[DropFlow]:
 
 def _drop(flow: dict[str, object], response: object) -> DropFlow:
     ip = _dict(flow.get("IP"))
-    tcp = _dict(_dict(flow.get("l4")).get("TCP"))
+    l4 = _dict(flow.get("l4"))
+    protocol = next((name for name in L4_PROTOCOLS if name in l4), "")
+    layer = _dict(l4.get(protocol)) if protocol else {}
     reason = flow.get("drop_reason_desc")
     if not reason:
         code = flow.get("drop_reason")
         reason = DROP_REASON_CODES.get(code, f"drop reason {code}") if isinstance(code, int) else ""
-    port = tcp.get("destination_port")
+    port = layer.get("destination_port")
+    icmp_type: int | None = None
+    if protocol.startswith("ICMP"):
+        # protobuf JSON leaves out zero values: no ``type`` is type 0, an echo reply
+        found = layer.get("type", 0)
+        icmp_type = int(found) if isinstance(found, int | str) and str(found).isdigit() else None
     node = flow.get("node_name") or _dict(response).get("node_name") or ""
+    names = flow.get("destination_names")
     return DropFlow(
         parse_time(str(flow.get("time", ""))),
         str(node),
@@ -99,6 +129,9 @@ def _drop(flow: dict[str, object], response: object) -> DropFlow:
         str(ip.get("destination", "")),
         int(port) if isinstance(port, int | str) and str(port).isdigit() else None,
         tuple(_policies(flow)),
+        protocol,
+        icmp_type,
+        tuple(str(name).rstrip(".") for name in names) if isinstance(names, list) else (),
     )
 
 
@@ -137,14 +170,26 @@ def parse_time(text: str) -> datetime:
 
 
 def matching(
-    flows: Iterable[DropFlow], source_ip: str, destination_ips: Iterable[str], port: int
+    flows: Iterable[DropFlow],
+    source_ip: str,
+    destination_ips: Iterable[str],
+    port: int,
+    protocol: str = "TCP",
+    names: Iterable[str] = (),
 ) -> list[DropFlow]:
-    """The drops of a probe: from its source pod to one of its target's addresses and port."""
+    """The drops of a probe: from its source pod, speaking its protocol, to its port (ICMP has
+    none), and to one of its target's addresses or, for a name the pod resolved itself, to an
+    address Hubble names with it (``destination_names``)."""
     destinations = set(destination_ips)
+    wanted_names = {name.rstrip(".").lower() for name in names}
     return [
         flow
         for flow in flows
         if flow.source_ip == source_ip
-        and flow.destination_ip in destinations
-        and flow.destination_port in (None, port)
+        and (
+            flow.destination_ip in destinations
+            or bool(wanted_names & {name.lower() for name in flow.destination_names})
+        )
+        and flow.speaks(protocol)
+        and (protocol == "ICMP" or flow.destination_port in (None, port))
     ]

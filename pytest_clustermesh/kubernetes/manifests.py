@@ -20,9 +20,13 @@ from ..backend import (
     ownership_labels,
 )
 from .classify import echo_text
+from .commands import AGNHOST
 from .settings import KubernetesSettings
 
 WORKLOAD_LABEL = "clustermesh.pytest.io/workload"
+IDLE_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"
+"""What a client container runs: idles in any POSIX ``sh`` (busybox's ``sleep`` may not take
+``infinity``), and exits at once on SIGTERM (a shell as PID 1 ignores it otherwise)."""
 RUN_LABEL = "clustermesh.pytest.io/run-id"
 POD_NAME_ENV = "POD_NAME"
 
@@ -97,30 +101,71 @@ def workload_deployment(
 def _containers(
     workload: WorkloadSpec, cluster: str, settings: KubernetesSettings
 ) -> list[dict[str, Any]]:
-    listening = [p for p in workload.ports if p.protocol == "TCP"]
-    if workload.role == "client" or not listening:
+    """One container per port: http-echo for a TCP port, agnhost's ``porter`` for a UDP or
+    SCTP port; a client (or a server without ports) idles."""
+    if workload.role == "client" or not workload.ports:
         image = workload.image or settings.client_image
-        return [{"name": workload.role, "image": image, "command": ["sleep", "infinity"]}]
-    image = workload.image or settings.server_image
+        return [{"name": workload.role, "image": image, "command": ["sh", "-c", IDLE_SCRIPT]}]
     text = echo_text(cluster, f"$({POD_NAME_ENV})")
-
-    def container_port(port: PortSpec) -> dict[str, Any]:
-        named = {"name": port.name} if port.name else {}
-        return {"containerPort": port.port, "protocol": "TCP", **named}
-
     return [
-        {
-            "name": f"echo-{port.port}",
-            "image": image,
-            "args": [f"-listen=:{port.port}", f"-text={text}"],
-            "env": [
-                {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
-            ],
-            "ports": [container_port(port)],
-            "readinessProbe": {"tcpSocket": {"port": port.port}, "periodSeconds": 2},
-        }
-        for port in listening
+        _echo_container(port, workload.image or settings.server_image, text)
+        if port.protocol == "TCP"
+        else _porter_container(port, settings.udp_sctp_server_image, text)
+        for port in workload.ports
     ]
+
+
+def _pod_name_env() -> dict[str, Any]:
+    return {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+
+
+def _container_port(port: PortSpec) -> dict[str, Any]:
+    named = {"name": port.name} if port.name else {}
+    return {"containerPort": port.port, "protocol": port.protocol, **named}
+
+
+def _echo_container(port: PortSpec, image: str, text: str) -> dict[str, Any]:
+    return {
+        "name": f"echo-{port.port}",
+        "image": image,
+        "args": [f"-listen=:{port.port}", f"-text={text}"],
+        "env": [_pod_name_env()],
+        "ports": [_container_port(port)],
+        "readinessProbe": {"tcpSocket": {"port": port.port}, "periodSeconds": 2},
+    }
+
+
+def _porter_container(port: PortSpec, image: str, text: str) -> dict[str, Any]:
+    """``agnhost porter`` answering every datagram or SCTP message on ``port`` with ``text``
+    (``SERVE_UDP_PORT_<n>``/``SERVE_SCTP_PORT_<n>``: kubernetes
+    ``test/images/agnhost/porter/porter.go``), ready once ``agnhost connect`` to it from inside
+    the pod gets that answer: a UDP port has no handshake for a ``tcpSocket`` check. Kubernetes'
+    own network-policy e2e tests run their SCTP servers so (``test/e2e/network/netpol/model.go``,
+    ``Container.Spec``; the readiness probe: ``network_legacy.go``,
+    ``createServerPodAndService``)."""
+    protocol = port.protocol.lower()
+    return {
+        "name": f"{protocol}-{port.port}",
+        "image": image,
+        "command": [AGNHOST, "porter"],
+        "env": [
+            _pod_name_env(),
+            {"name": f"SERVE_{port.protocol}_PORT_{port.port}", "value": text},
+        ],
+        "ports": [_container_port(port)],
+        "readinessProbe": {
+            "exec": {
+                "command": [
+                    AGNHOST,
+                    "connect",
+                    f"--protocol={protocol}",
+                    "--timeout=1s",
+                    f"127.0.0.1:{port.port}",
+                ]
+            },
+            "periodSeconds": 2,
+        },
+    }
 
 
 def service(

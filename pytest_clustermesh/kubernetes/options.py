@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from ..errors import UsageError
-from .settings import KubernetesSettings
+from .settings import (
+    DEFAULT_CLIENT_IMAGE,
+    DEFAULT_SERVER_IMAGE,
+    DEFAULT_UDP_SCTP_SERVER_IMAGE,
+    KubernetesSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,22 @@ OPTIONS = (
         "--client-image",
         "client_image",
         str,
-        "image of client pods; needs sh, curl, mktemp (default: nicolaka/netshoot)",
+        "image of client pods; needs sh, mktemp, sleep, and curl for TCP, /agnhost for UDP and "
+        f"SCTP, ping for ICMP, dig for DNS probes (default: {DEFAULT_CLIENT_IMAGE})",
     ),
     _Option(
         "--server-image",
         "server_image",
         str,
-        "image of server pods, run as http-echo (default: hashicorp/http-echo)",
+        "image of the TCP ports of server pods, run as http-echo "
+        f"(default: {DEFAULT_SERVER_IMAGE})",
+    ),
+    _Option(
+        "--udp-sctp-server-image",
+        "udp_sctp_server_image",
+        str,
+        "image of the UDP and SCTP ports of server pods, run as /agnhost porter "
+        f"(default: {DEFAULT_UDP_SCTP_SERVER_IMAGE})",
     ),
     _Option(
         "--probe-timeout",

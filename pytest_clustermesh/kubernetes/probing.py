@@ -3,14 +3,18 @@ expectation.
 
 A step runs in rounds. Each round looks the pods and Services up again (a pod may have been
 replaced), groups the round's probes by source pod, runs each group as one exec of parallel
-curls (:mod:`.commands`), and runs the groups concurrently, each exec on its own API client.
+probe commands (:mod:`.commands`: curl for TCP, ``agnhost connect`` for UDP and SCTP, ``ping``
+for ICMP, ``dig`` for a DNS query), and runs the groups concurrently, each exec on its own API
+client.
 After the round, the target pods and Services are looked up once more: a probe whose target
 vanished or changed (another UID or address) while it ran may have hit a stale address, so its
 outcome is a probe error and it is tried again.
 
 After each round, every probe seen dropped is looked up in Hubble on the nodes that could have
-dropped it (:mod:`.evidence`): a drop counts only with Cilium's own record of a policy drop,
-and becomes a probe error otherwise (another drop reason, no record at all).
+dropped it (:mod:`.evidence`), by its protocol and port: a drop counts only with Cilium's own
+record of a policy drop, and becomes a probe error otherwise (another drop reason, no record at
+all). A probe of a destination outside the mesh is looked up on its source's node only, by the
+target's address or the name its client resolved.
 
 A probe whose outcome does not satisfy its ``expect`` is tried again in the next round, within
 the settings' bound. The backend waits for the agents to realise a step's policies before its
@@ -35,14 +39,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..backend import OWNER_LABEL, Deployment, PodTarget, Probe, ServiceTarget
+from ..backend import (
+    OWNER_LABEL,
+    Deployment,
+    DnsTarget,
+    ExternalTarget,
+    PodTarget,
+    Probe,
+    ServiceTarget,
+)
 from ..verdicts import Outcome, ProbeResult, Verdict
 from . import manifests
 from .classify import classify
 from .clients import Cluster, describe
 from .commands import (
     BatchOutputError,
+    ConnectRequest,
     CurlRequest,
+    DigRequest,
+    PingRequest,
+    ProbeRequest,
     batch_argv,
     http_headers,
     kubectl_command,
@@ -56,10 +72,16 @@ from .settings import KubernetesSettings
 
 log = logging.getLogger("pytest_clustermesh.kubernetes")
 
+KUBE_DNS_NAMESPACE = "kube-system"
+KUBE_DNS_SELECTOR = "k8s-app=kube-dns"
+"""The cluster DNS pods (CoreDNS as kubeadm, kind and most distributions deploy it behind the
+Service ``kube-dns``): where a DNS probe's query goes once its Service address is translated."""
 MAX_BATCH = 50
 """Probes per exec; a source pod with more runs several execs."""
 EXEC_SLACK = 10.0
-"""Seconds an exec may take beyond curl's ``--max-time`` (starting the shell, the websocket)."""
+"""Seconds an exec may take beyond curl's ``--max-time`` (starting the shell, the websocket);
+``agnhost connect`` and ``ping`` wait at most the connect timeout (ping: rounded up to whole
+seconds, still within ``--max-time``)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +100,8 @@ class TargetRef:
 
     context: str
     kind: str
-    """``pod`` or ``Service``."""
+    """``pod``, ``Service``, ``external`` (a destination outside the mesh, named by address
+    or by a hostname the client pod resolves) or ``dns`` (a query to the cluster DNS)."""
     namespace: str
     name: str
     uid: str
@@ -87,9 +110,24 @@ class TargetRef:
     """For a Service: its workload's ready pods in every cluster (``context/uid/IP``), which a
     global Service may send the request to."""
     places: tuple[Place, ...] = ()
-    """Where the packets may end: the target pod, or each backend of the Service."""
+    """Where the packets may end: the target pod, or each backend of the Service (none for an
+    external target: it runs no Cilium agent)."""
+    addresses: tuple[str, ...] | None = None
+    """Destination addresses a drop of the probe may carry; ``None``: the places' addresses."""
+    names: tuple[str, ...] = ()
+    """For an external hostname: the name, which Hubble may give a dropped flow."""
+
+    @property
+    def drop_addresses(self) -> tuple[str, ...]:
+        if self.addresses is not None:
+            return self.addresses
+        return tuple(place.ip for place in self.places)
 
     def __str__(self) -> str:
+        if self.kind == "external":
+            return f"external {self.name} ({self.address}) from {self.context}"
+        if self.kind == "dns":
+            return f"a query for {self.address} to the cluster DNS of {self.context}"
         return f"{self.kind} {self.namespace}/{self.name} ({self.address}) in {self.context}"
 
 
@@ -100,7 +138,7 @@ class Planned:
     cluster: str
     namespace: str
     pod: str
-    request: CurlRequest
+    request: ProbeRequest
     target: TargetRef | None = None
     source: PodRef | None = None
 
@@ -165,6 +203,8 @@ class Snapshot:
 
     def changed(self, target: TargetRef) -> str | None:
         """How ``target`` differs now from when it was listed; ``None`` if it does not."""
+        if target.kind in ("external", "dns"):
+            return None  # nothing of the run's to change under the probe
         if target.kind == "pod":
             pods = self.pods(target.context, target.namespace)
             pod = next((p for p in pods if p.metadata.name == target.name), None)
@@ -207,6 +247,23 @@ class Snapshot:
             for pod in self.ready_pods(context, owner.name)
         )
 
+    def dns_places(self, context: str) -> tuple[Place, ...]:
+        """Where the ready cluster DNS pods of ``context`` run."""
+        cluster = self._cluster(context)
+        pods = cluster.call(
+            f"LIST pods {KUBE_DNS_NAMESPACE} -l {KUBE_DNS_SELECTOR}",
+            cluster.core.list_namespaced_pod,
+            KUBE_DNS_NAMESPACE,
+            label_selector=KUBE_DNS_SELECTOR,
+        ).items
+        return tuple(
+            Place(
+                context, str(pod.spec.node_name or "") if pod.spec else "", str(pod.status.pod_ip)
+            )
+            for pod in pods
+            if _ready(pod)
+        )
+
     def _cluster(self, context: str) -> Cluster:
         try:
             return self._clusters[context]
@@ -224,11 +281,9 @@ def plan(
     probe: Probe, snapshot: Snapshot, deployment: Deployment, settings: KubernetesSettings
 ) -> Planned | ProbeResult:
     """Where ``probe`` runs and what it asks for, or the result that makes running it moot."""
-    if probe.protocol != "TCP":
-        return _error(
-            f"{probe.protocol} probes are not supported by the Kubernetes backend "
-            "(curl speaks TCP only)"
-        )
+    unfit = _unfit(probe)
+    if unfit is not None:
+        return _error(unfit)
     try:
         pods = snapshot.ready_pods(probe.source_cluster, probe.source)
         if not pods:
@@ -240,16 +295,46 @@ def plan(
         return _error(f"cannot look up pods or services: {describe(exc)}")
     if isinstance(ip, ProbeResult):
         return ip
+    request = _request(probe, ip.address, settings)
+    namespace = deployment.workload(probe.source).namespace
+    return Planned(probe.source_cluster, namespace, pods[0].name, request, ip, pods[0])
+
+
+def _unfit(probe: Probe) -> str | None:
+    """Why the Kubernetes backend cannot run ``probe`` at all; ``None`` when it can."""
+    if probe.protocol not in ("TCP", "UDP", "SCTP", "ICMP"):
+        return f"{probe.protocol} probes are not supported by the Kubernetes backend"
+    if probe.http is not None and (probe.protocol != "TCP" or isinstance(probe.target, DnsTarget)):
+        return f"an HTTP request needs a TCP probe, not {probe.protocol}"
+    if probe.protocol == "ICMP" and isinstance(probe.target, ServiceTarget):
+        # Cilium's load balancer translates a Service's address by its port; an echo request
+        # has none, so no backend receives it and nothing policy decides is tested (cilium
+        # issues #14118, #14341; the opt-in VIP responder of cilium#47130 answers before any
+        # policy). A ping to a ClusterIP would time out whatever the policies say.
+        return (
+            f"an ICMP probe cannot target a Service ({probe.target}): Cilium's load balancer "
+            "forwards by port, and an echo request to a ClusterIP reaches no backend, so its "
+            "timeout would say nothing about policy; ping the pods instead"
+        )
+    return None
+
+
+def _request(probe: Probe, host: str, settings: KubernetesSettings) -> ProbeRequest:
+    """The command that runs ``probe`` against ``host``."""
+    if isinstance(probe.target, DnsTarget):
+        return DigRequest(probe.target.name, settings.connect_timeout)
+    if probe.protocol == "ICMP":
+        return PingRequest(host, settings.connect_timeout)
+    if probe.protocol == "UDP" or probe.protocol == "SCTP":
+        return ConnectRequest(host, probe.port, probe.protocol, settings.connect_timeout)
     http = probe.http
-    request = CurlRequest(
-        url_of(ip.address, probe.port, http.path if http else "/"),
+    return CurlRequest(
+        url_of(host, probe.port, http.path if http else "/"),
         http.method if http else "GET",
         settings.connect_timeout,
         settings.max_time,
         http_headers(http),
     )
-    namespace = deployment.workload(probe.source).namespace
-    return Planned(probe.source_cluster, namespace, pods[0].name, request, ip, pods[0])
 
 
 def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> TargetRef | ProbeResult:
@@ -264,7 +349,22 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> Targ
         return TargetRef(
             target.cluster, "pod", namespace, pod.name, pod.uid, pod.ip, places=(place,)
         )
-    assert isinstance(target, ServiceTarget)
+    if isinstance(target, ExternalTarget):
+        return _external(probe, target)
+    if isinstance(target, DnsTarget):
+        # the query goes to kube-dns's ClusterIP, translated to one of its pods before policy
+        places = snapshot.dns_places(probe.source_cluster)
+        return TargetRef(
+            probe.source_cluster,
+            "dns",
+            KUBE_DNS_NAMESPACE,
+            "kube-dns",
+            "",
+            target.name,
+            places=places,
+        )
+    if not isinstance(target, ServiceTarget):
+        return _error(f"the Kubernetes backend cannot probe {target}")
     try:
         owner = deployment.service_owner(target.name)
     except KeyError:
@@ -287,6 +387,25 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> Targ
         str(cluster_ip),
         snapshot.backends(target.name),
         snapshot.backend_places(target.name),
+    )
+
+
+def _external(probe: Probe, target: ExternalTarget) -> TargetRef | ProbeResult:
+    """An external target: its hostname when it has one (the client pod resolves it through
+    the cluster's DNS, as ``toFQDNs`` needs), else its address. A drop of it is found in
+    Hubble by that address or, for a hostname, by the names Hubble gives the destination."""
+    host = target.hostname or target.address
+    if not host:
+        return _error(f"the external target {target.name} has neither a hostname nor an address")
+    return TargetRef(
+        probe.source_cluster,
+        "external",
+        "",
+        target.name,
+        "",
+        host,
+        addresses=(target.address,) if target.address else (),
+        names=(target.hostname,) if target.hostname else (),
     )
 
 
@@ -412,7 +531,7 @@ class Prober:
         marker = new_marker()
         argv = batch_argv(requests, marker)
         outcome = run_exec(cluster, first.namespace, first.pod, argv, timeout)
-        results = _batch_results(outcome, len(items), marker)
+        results = _batch_results(outcome, requests, marker)
         return {
             index: dataclasses.replace(result, command=self._command(planned))
             for (index, planned), result in zip(items, results, strict=True)
@@ -496,14 +615,23 @@ def _question(index: int, planned: Planned | None) -> Question | None:
     if planned is None or planned.target is None or planned.source is None:
         return None
     source = planned.source
-    places = planned.target.places
+    target = planned.target
+    request = planned.request
     return Question(
         index,
         Place(planned.cluster, source.node, source.ip),
-        places,
-        tuple(place.ip for place in places),
-        planned.request.port,
+        target.places,
+        target.drop_addresses,
+        request.port,
+        "ICMP" if isinstance(request, PingRequest) else _protocol(request),
+        target.names,
     )
+
+
+def _protocol(request: CurlRequest | ConnectRequest | DigRequest) -> str:
+    if isinstance(request, DigRequest):
+        return "UDP"
+    return request.protocol if isinstance(request, ConnectRequest) else "TCP"
 
 
 def _recheck(
@@ -565,8 +693,11 @@ def _expects_denial(expect: Verdict | None) -> bool:
     return expect in (Verdict.DENY, Verdict.DROP)
 
 
-def _batch_results(outcome: ExecResult, count: int, marker: str) -> list[ProbeResult]:
+def _batch_results(
+    outcome: ExecResult, requests: Sequence[ProbeRequest], marker: str
+) -> list[ProbeResult]:
     """One result per probe of a batch exec."""
+    count = len(requests)
     if outcome.error is not None:
         return [_error(outcome.error)] * count
     if outcome.exit_code != 0:
@@ -577,8 +708,8 @@ def _batch_results(outcome: ExecResult, count: int, marker: str) -> list[ProbeRe
     except BatchOutputError as exc:
         return [_error(f"{exc}; output: {outcome.stdout[:300]!r}")] * count
     results = []
-    for output in outputs:
-        verdict = classify(output)
+    for output, request in zip(outputs, requests, strict=True):
+        verdict = classify(output, request)
         served = frozenset({verdict.served_cluster}) if verdict.served_cluster else frozenset()
         results.append(
             ProbeResult(

@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 
-DEFAULT_CLIENT_IMAGE = "nicolaka/netshoot"
+AGNHOST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
+"""Kubernetes' conformance test image (kubernetes ``test/utils/image/manifest.go``,
+``configs[Agnhost]``): Alpine with busybox (``sh``, ``mktemp``, ``sleep``, ``ping``), ``curl``,
+``nc``, ``dig`` (``test/images/agnhost/Dockerfile``) and ``/agnhost``, whose ``connect`` probes
+TCP, UDP and SCTP and whose ``porter`` serves them."""
+DEFAULT_CLIENT_IMAGE = AGNHOST_IMAGE
 DEFAULT_SERVER_IMAGE = "hashicorp/http-echo"
+DEFAULT_UDP_SCTP_SERVER_IMAGE = AGNHOST_IMAGE
 
 
 @dataclass(frozen=True)
@@ -24,10 +30,16 @@ class KubernetesSettings:
     ``python -m pytest_clustermesh.kubernetes.cleanup --run`` can find one run's leftovers."""
 
     client_image: str = DEFAULT_CLIENT_IMAGE
-    """Image of client pods; must provide ``sh``, ``curl``, ``mktemp`` and ``sleep``."""
+    """Image of client pods; must provide ``sh``, ``mktemp``, ``sleep`` and ``curl`` (TCP),
+    ``/agnhost`` (UDP, SCTP), ``ping`` (ICMP) and ``dig`` (DNS) for the probes it runs."""
 
     server_image: str = DEFAULT_SERVER_IMAGE
-    """Image of server pods; run with http-echo's ``-listen`` and ``-text`` arguments."""
+    """Image of the TCP ports of server pods; run with http-echo's ``-listen`` and ``-text``
+    arguments."""
+
+    udp_sctp_server_image: str = DEFAULT_UDP_SCTP_SERVER_IMAGE
+    """Image of the UDP and SCTP ports of server pods; runs ``/agnhost porter`` and is checked
+    ready with ``/agnhost connect``."""
 
     connect_timeout: float = 2.0
     """curl's ``--connect-timeout`` per probe: how long a dropped SYN is waited for. A denied

@@ -72,3 +72,11 @@ def test_policy_settle_must_not_be_negative(pytester: pytest.Pytester) -> None:
         pytester, "--policy-settle=-1"
     )
     assert "--probe-timeout: must be positive, got 0" in run(pytester, "--probe-timeout=0")
+
+
+def test_the_udp_sctp_server_image_has_an_option_and_an_ini_key(pytester: pytest.Pytester) -> None:
+    out = run(pytester, "--udp-sctp-server-image=registry.local/agnhost:2.52")
+    assert "udp_sctp_server_image='registry.local/agnhost:2.52'" in out
+    out = run(pytester, ini="clustermesh_udp_sctp_server_image = mirror/agnhost")
+    assert "udp_sctp_server_image='mirror/agnhost'" in out
+    assert "client_image='registry.k8s.io/e2e-test-images/agnhost:2.52'" in out

@@ -273,7 +273,9 @@ def test_an_address_nobody_has_is_dropped_by_the_mirrored_mesh(
     assert result.command is not None
     argv = shlex.split(result.command)
     namespace, pod = argv[argv.index("-n") + 1], argv[argv.index("exec") + 1]
-    curl = curl_argv(CurlRequest(url_of("10.255.0.77", 8080, "/"), "GET", 0.2, 1))
+    # in cluster1's pod range, but nobody's: a stale pod IP (an address outside every
+    # cluster's ranges is the world, which the mirrored mesh asks the model about)
+    curl = curl_argv(CurlRequest(url_of("10.1.255.77", 8080, "/"), "GET", 0.2, 1))
     cluster = Cluster(C1, kubeconfig, SETTINGS)
     try:
         done = run_exec(cluster, namespace, pod, curl, timeout=5)

@@ -56,7 +56,7 @@ def test_pods_keep_their_identity_labels_plus_ownership() -> None:
 def test_servers_run_one_echo_container_per_tcp_port() -> None:
     body = manifests.workload_deployment(SERVER, "c1", DEPLOYMENT, SETTINGS)
     containers = body["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in containers] == ["echo-8080", "echo-80"]
+    assert [c["name"] for c in containers] == ["echo-8080", "echo-80", "udp-53"]
     assert containers[0]["image"] == "hashicorp/http-echo"
     assert containers[0]["args"] == [
         "-listen=:8080",
@@ -71,7 +71,8 @@ def test_replicas_per_cluster() -> None:
     )
     client = manifests.workload_deployment(CLIENT, "c1", DEPLOYMENT, SETTINGS)
     assert client["spec"]["replicas"] == 1
-    assert client["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "infinity"]
+    command = client["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command == ["sh", "-c", manifests.IDLE_SCRIPT]
 
 
 def test_services_carry_annotations_and_every_port() -> None:

@@ -24,7 +24,7 @@ from clustermesh_emulator.mesh import MirroredMesh
 from clustermesh_emulator.meshfaults import MeshFaults
 from clustermesh_emulator.rbac import attributes
 
-from .test_user_command import REPO, command, leftovers, scenarios
+from .test_user_command import EXTERNALS, REPO, command, leftovers, scenarios
 
 __all__ = ["scenarios"]  # the fixture
 
@@ -36,6 +36,7 @@ BOTH_STEP = ["-k", "policy-on-both", "--probe-retries=1"]
 @pytest.fixture
 def broken() -> Iterator[tuple[Emulator, MirroredMesh]]:
     with Emulator() as emulator, MirroredMesh(emulator, seed=7) as mirror:
+        mirror.externals.update(EXTERNALS)
         yield emulator, mirror
         emulator["cluster1"].settle()
         assert leftovers(emulator) == []
@@ -261,7 +262,8 @@ def test_the_documented_rbac_covers_every_request_of_the_run_and_no_more(
     emulator, _ = broken
     for cluster in emulator:
         cluster.clear_requests()
-    done, _ = run(emulator, scenarios, tmp_path, only="")
+    # the API server's probes are probe errors on this backend (not yet supported)
+    done, _ = run(emulator, scenarios, tmp_path, "-k", "not kube-apiserver", only="")
     assert done.returncode == 0, done.stdout[-3000:]
     cleanup = subprocess.run(
         [sys.executable, "-m", "pytest_clustermesh.kubernetes.cleanup", "--kubeconfig",
