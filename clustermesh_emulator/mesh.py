@@ -86,6 +86,7 @@ from pytest_clustermesh.kubernetes.commands import (
 )
 from pytest_clustermesh.kubernetes.manifests import POD_NAME_ENV, RUN_LABEL, WORKLOAD_LABEL
 from pytest_clustermesh.policy.parse import API_VERSIONS
+from pytest_clustermesh.policy.tiers import KCNP, enforces_cluster_network_policy
 from pytest_clustermesh.simulated import SimulatedMesh
 from pytest_clustermesh.verdicts import Outcome
 
@@ -107,8 +108,8 @@ Obj = dict[str, Any]
 Key = tuple[str, str, str, str]
 """cluster (logical), kind, namespace ("" if none), name"""
 
-MIRRORED_KINDS = frozenset({"Namespace", "Deployment", "Pod", "Service", *API_VERSIONS})
-POLICY_KINDS = frozenset(API_VERSIONS)
+POLICY_KINDS = frozenset({*API_VERSIONS, KCNP})
+MIRRORED_KINDS = frozenset({"Namespace", "Deployment", "Pod", "Service", *POLICY_KINDS})
 POLICY_HISTORY = 1000
 """Policy changes per cluster kept for late agents: enough for any test's delay."""
 OUR_LABELS = frozenset({OWNER_LABEL, WORKLOAD_LABEL, RUN_LABEL})
@@ -227,12 +228,21 @@ class MirroredMesh:
                 else:
                     self._objects[key] = obj
                 self._world = None
-                if kind in POLICY_KINDS:
+                if kind in POLICY_KINDS and self._reads(cluster, str(kind)):
                     self.agents.policy_event(cluster, event, obj)
                     policies = {k: v for k, v in self._objects.items() if _is_policy(k, cluster)}
                     self._policies_at[cluster].append((time.monotonic(), policies))
 
         return observe
+
+    def _reads(self, cluster: str, kind: str) -> bool:
+        """Whether the cluster's agents read policies of ``kind``: a ClusterNetworkPolicy only
+        where Cilium enforces it (1.20, enable-k8s-cluster-network-policy; cilium#47227), so
+        elsewhere its writes change no policy revision."""
+        if kind != KCNP:
+            return True
+        facts = self._facts.get(self._contexts.get(cluster, cluster))
+        return facts is not None and enforces_cluster_network_policy(facts)
 
     def world(self) -> _World:
         """The deployments, policies and addresses the clusters hold now, with the policies a
@@ -905,7 +915,7 @@ def _is_pod_of(pod: Obj, key: str, workload: str) -> bool:
 
 def _policies(world: _World, by_kind: Mapping[str, list[tuple[str, Obj]]]) -> None:
     docs: dict[tuple[str, str], list[PolicyDoc]] = {}
-    for kind in API_VERSIONS:
+    for kind in sorted(POLICY_KINDS):
         for ctx, obj in by_kind.get(kind, []):
             meta = obj["metadata"]
             doc = PolicyDoc(kind, meta["name"], meta.get("namespace"), obj)

@@ -193,6 +193,20 @@ CILIUMCLUSTERWIDENETWORKPOLICIES = Resource(
     delete_returns_object=True,
 )
 
+CLUSTERNETWORKPOLICIES = Resource(
+    # network-policy-api v0.2.0's CRD, which Cilium 1.20 reads (cilium#47227); served as if
+    # installed, as a mesh that tests ClusterNetworkPolicy has it.
+    "policy.networking.k8s.io",
+    "v1alpha2",
+    "clusternetworkpolicies",
+    "ClusterNetworkPolicy",
+    namespaced=False,
+    short_names=("cnp",),
+    subresources=("status",),
+    builtin=False,
+    delete_returns_object=True,
+)
+
 RESOURCES: tuple[Resource, ...] = (
     NAMESPACES,
     PODS,
@@ -206,6 +220,7 @@ RESOURCES: tuple[Resource, ...] = (
     NETWORKPOLICIES,
     CILIUMNETWORKPOLICIES,
     CILIUMCLUSTERWIDENETWORKPOLICIES,
+    CLUSTERNETWORKPOLICIES,
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}

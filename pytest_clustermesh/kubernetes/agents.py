@@ -19,6 +19,7 @@ to what it can do without them and says so once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,6 +78,10 @@ def forbidden(result: ExecResult) -> bool:
     return result.error is not None and ("403" in result.error or "Forbidden" in result.error)
 
 
+EXEC_ATTEMPTS = 4
+"""Tries of one agent command whose exec the API server refuses for a moment."""
+
+
 class AgentShell:
     """Runs commands in the agents of one cluster, remembering which CLI name works."""
 
@@ -101,9 +106,17 @@ class AgentShell:
         return result
 
     def run(self, agent: Agent, argv: Sequence[str], timeout: float) -> ExecResult:
-        with self._lock:
-            self.execs += 1
-        return run_exec(self.cluster, NAMESPACE, agent.pod, argv, timeout, CONTAINER)
+        """Run ``argv`` in the agent; an exec the API server refused for a moment (429, 5xx)
+        is tried again, up to :data:`EXEC_ATTEMPTS` times, so one busy moment of the API
+        server does not pass for an agent that cannot be read (Hubble off, say)."""
+        for attempt in range(EXEC_ATTEMPTS):
+            with self._lock:
+                self.execs += 1
+            result = run_exec(self.cluster, NAMESPACE, agent.pod, argv, timeout, CONTAINER)
+            if not result.transient:
+                break
+            time.sleep(0.05 * 2**attempt)
+        return result
 
 
 def said(result: ExecResult) -> str:

@@ -25,6 +25,7 @@ from typing import TypeVar
 from ..backend import Deployment, ExternalTarget, PodTarget, PolicyDoc, Probe, ServiceTarget
 from ..errors import BackendError, ClusterMeshError
 from ..facts import ClusterFacts
+from ..policy import tiers
 from ..verdicts import Outcome, ProbeResult, Proof
 from . import cleanup, deploy, meshhealth, policies, preflight, revisions
 from .agents import Agent, AgentShell, AgentsUnreadable, list_agents
@@ -168,7 +169,13 @@ class KubernetesMesh:
         try:
             with _guard(target, f"apply policies of {deployment.key}"):
                 policies.set_policies(
-                    target, deployment, policies_, self._settings, changes, self._written
+                    target,
+                    deployment,
+                    policies_,
+                    self._settings,
+                    changes,
+                    self._written,
+                    unread=self._unread_kinds(cluster),
                 )
         finally:  # even a failed change may have changed something
             if changes.count:
@@ -176,6 +183,14 @@ class KubernetesMesh:
                     self._policies_changed[cluster] = time.monotonic()
                 else:
                     self._pending.add(cluster, before[0], changes.count)
+
+    def _unread_kinds(self, context: str) -> frozenset[str]:
+        """Policy kinds the agents of ``context`` do not read, so writing one changes no
+        revision: ClusterNetworkPolicy before 1.20 or without the option (cilium#47227)."""
+        facts = self.facts().get(context)
+        if facts is None or tiers.enforces_cluster_network_policy(facts):
+            return frozenset()
+        return frozenset({tiers.KCNP})
 
     def _revisions_before(self, context: str) -> dict[Agent, int] | None:
         """Each agent's policy revision now; ``None`` where they cannot be read."""

@@ -29,10 +29,10 @@ from kubernetes.client.exceptions import ApiException
 
 from ..backend import OWNER_LABEL
 from ..errors import BackendError
-from ..policy.parse import CCNP
+from ..policy.tiers import CLUSTERWIDE_KINDS
 from .clients import Cluster, describe, not_found
 from .manifests import RUN_LABEL
-from .policies import CILIUM_GROUP, CILIUM_VERSION, PLURALS, list_clusterwide
+from .policies import RESOURCES, list_clusterwide
 from .settings import KubernetesSettings, label_value
 
 Match = Callable[[Mapping[str, str]], bool]
@@ -42,7 +42,7 @@ Match = Callable[[Mapping[str, str]], bool]
 class Leftover:
     context: str
     kind: str
-    """``namespace`` or ``CiliumClusterwideNetworkPolicy``."""
+    """``namespace``, ``CiliumClusterwideNetworkPolicy`` or ``ClusterNetworkPolicy``."""
     name: str
     run: str = ""
     """The run that created it: its run-id label ("" without one)."""
@@ -54,7 +54,8 @@ class Leftover:
 
 
 def find(cluster: Cluster, selector: str, match: Match, clusterwide: bool) -> list[Leftover]:
-    """Namespaces (and, if ``clusterwide``, CCNPs) selected by ``selector`` and ``match``."""
+    """Namespaces (and, if ``clusterwide``, cluster-wide policies: CCNPs and Kubernetes
+    ClusterNetworkPolicies) selected by ``selector`` and ``match``."""
     namespaces = cluster.call(
         f"LIST namespaces -l {selector}", cluster.core.list_namespace, label_selector=selector
     ).items
@@ -69,9 +70,9 @@ def find(cluster: Cluster, selector: str, match: Match, clusterwide: bool) -> li
         for ns in namespaces
         if match(ns.metadata.labels or {}) and ns.status.phase != "Terminating"
     ]
-    if clusterwide:
+    for kind in CLUSTERWIDE_KINDS if clusterwide else ():
         try:
-            policies = list_clusterwide(cluster, selector)
+            policies = list_clusterwide(cluster, selector, kind)
         except ApiException as exc:
             if not not_found(exc):  # no CRD: no policies
                 raise
@@ -79,7 +80,7 @@ def find(cluster: Cluster, selector: str, match: Match, clusterwide: bool) -> li
         found += [
             Leftover(
                 cluster.context,
-                CCNP,
+                kind,
                 item["metadata"]["name"],
                 _run_of(item["metadata"].get("labels") or {}),
                 _timestamp(item["metadata"].get("creationTimestamp")),
@@ -98,12 +99,13 @@ def delete(cluster: Cluster, leftover: Leftover) -> bool:
                 f"DELETE namespace {leftover.name}", cluster.core.delete_namespace, leftover.name
             )
         else:
+            resource = RESOURCES[leftover.kind]
             cluster.call(
-                f"DELETE {CCNP} {leftover.name}",
+                f"DELETE {leftover.kind} {leftover.name}",
                 cluster.custom.delete_cluster_custom_object,
-                CILIUM_GROUP,
-                CILIUM_VERSION,
-                PLURALS[CCNP],
+                resource.group,
+                resource.version,
+                resource.plural,
                 leftover.name,
             )
     except ApiException as exc:

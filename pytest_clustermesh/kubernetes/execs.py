@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import shlex
 import time
 from collections.abc import Sequence
@@ -34,6 +35,9 @@ class ExecResult:
     stderr: str = ""
     error: str | None = None
     """Why the command did not run to its end; ``None`` when it did."""
+    transient: bool = False
+    """The exec never started because the API server was briefly unavailable (HTTP 429 or
+    5xx on the handshake): the same exec may well succeed when tried again."""
 
 
 def run_exec(
@@ -66,7 +70,12 @@ def run_exec(
                 _request_timeout=timeout,
             )
         except Exception as exc:  # the client wraps every handshake failure in ApiException(0)
-            return ExecResult(None, error=f"exec in {namespace}/{pod} failed: {_handshake(exc)}")
+            reason = _handshake(exc)
+            return ExecResult(
+                None,
+                error=f"exec in {namespace}/{pod} failed: {reason}",
+                transient=_transient(reason),
+            )
         try:
             return _collect(response, timeout)
         finally:
@@ -128,6 +137,14 @@ def exit_status(status: str) -> tuple[int | None, str | None]:
             except ValueError:
                 break
     return None, str(parsed.get("message") or parsed.get("reason") or status[:200])
+
+
+_TRANSIENT = re.compile(r"(?:HTTP|Handshake status) (429|50[0234])\b")
+
+
+def _transient(reason: str) -> bool:
+    """Whether a handshake failure is the API server's momentary refusal (429, 5xx)."""
+    return _TRANSIENT.search(reason) is not None
 
 
 def _handshake(error: BaseException) -> str:

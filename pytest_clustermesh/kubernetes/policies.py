@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from ..backend import OWNER_LABEL, Deployment, PolicyDoc
 from ..errors import BackendError, PolicyError
 from ..policy.parse import CCNP, CNP, KNP
+from ..policy.tiers import CLUSTERWIDE_KINDS, KCNP
 from . import manifests
 from .clients import Cluster, describe, not_found, status_message
 from .settings import KubernetesSettings
@@ -35,6 +36,24 @@ CILIUM_GROUP = "cilium.io"
 CILIUM_VERSION = "v2"
 PLURALS = {CNP: "ciliumnetworkpolicies", CCNP: "ciliumclusterwidenetworkpolicies"}
 CLUSTERWIDE_OPTION = "--allow-clusterwide-policies"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a custom-object policy kind lives in the API."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+
+
+RESOURCES = {
+    CNP: Resource(CILIUM_GROUP, CILIUM_VERSION, PLURALS[CNP], namespaced=True),
+    CCNP: Resource(CILIUM_GROUP, CILIUM_VERSION, PLURALS[CCNP], namespaced=False),
+    # network-policy-api v0.2.0, which Cilium 1.20 reads (cilium#47227).
+    KCNP: Resource("policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies", False),
+}
 
 REJECTED = (400, 422)
 """Statuses by which the API server refuses the document itself (schema, validation); others
@@ -97,7 +116,11 @@ def set_policies(
     settings: KubernetesSettings,
     changes: Changes | None = None,
     written: Written | None = None,
+    unread: Collection[str] = (),
 ) -> None:
+    """Make ``docs`` the deployment's policies in ``cluster``. Writes of the kinds in
+    ``unread``, which the cluster's agents do not read (a ClusterNetworkPolicy where Cilium
+    does not enforce it), change no revision and are not counted."""
     changes = changes if changes is not None else Changes()
     written = written if written is not None else Written()
     for doc in docs:
@@ -117,21 +140,21 @@ def set_policies(
         changes.about_to_change()
         version = _put(cluster, doc, body, found)
         written.wrote(cluster.context, key, body)
-        if found is None or version != found.resource_version:
+        if (found is None or version != found.resource_version) and doc.kind not in unread:
             changes.count += 1
     for key in sorted(set(existing) - wanted, key=str):
         changes.about_to_change()
-        if _delete(cluster, key):
+        if _delete(cluster, key) and key[0] not in unread:
             changes.count += 1
         written.wrote(cluster.context, key, None)
 
 
 def _check_allowed(doc: PolicyDoc, cluster: Cluster, settings: KubernetesSettings) -> None:
-    if doc.kind not in (CNP, CCNP, KNP):
+    if doc.kind not in (CNP, CCNP, KNP, KCNP):
         raise PolicyError(
             f"{cluster.context}: {doc.ref}: the Kubernetes backend cannot apply kind {doc.kind!r}"
         )
-    if doc.kind == CCNP and not settings.allow_clusterwide:
+    if doc.kind in CLUSTERWIDE_KINDS and not settings.allow_clusterwide:
         raise PolicyError(
             f"{cluster.context}: {doc.ref} is cluster-wide: it would select pods of every "
             f"namespace in a shared cluster; pass {CLUSTERWIDE_OPTION} (ini: "
@@ -166,21 +189,29 @@ def _owned(
             Existing((KNP, ns, p.metadata.name), p.metadata.resource_version) for p in knps.items
         ]
     if settings.allow_clusterwide:
-        found += [_existing(CCNP, item) for item in list_clusterwide(cluster, selector)]
+        for kind in CLUSTERWIDE_KINDS:
+            found += [_existing(kind, item) for item in list_clusterwide(cluster, selector, kind)]
     return found
 
 
-def list_clusterwide(cluster: Cluster, selector: str) -> list[dict[str, Any]]:
-    """The CiliumClusterwideNetworkPolicies matching a label selector."""
-    ccnps = cluster.call(
-        f"LIST {CCNP} -l {selector}",
-        cluster.custom.list_cluster_custom_object,
-        CILIUM_GROUP,
-        CILIUM_VERSION,
-        PLURALS[CCNP],
-        label_selector=selector,
-    )
-    return list(ccnps.get("items", []))
+def list_clusterwide(cluster: Cluster, selector: str, kind: str = CCNP) -> list[dict[str, Any]]:
+    """The cluster-wide policies of ``kind`` matching a label selector. A ClusterNetworkPolicy
+    whose CRD is not installed lists as none: nothing of that kind can exist there."""
+    resource = RESOURCES[kind]
+    try:
+        found = cluster.call(
+            f"LIST {kind} -l {selector}",
+            cluster.custom.list_cluster_custom_object,
+            resource.group,
+            resource.version,
+            resource.plural,
+            label_selector=selector,
+        )
+    except ApiException as exc:
+        if kind == KCNP and not_found(exc):
+            return []
+        raise
+    return list(found.get("items", []))
 
 
 def _existing(kind: str, item: dict[str, Any]) -> Existing:
@@ -210,6 +241,12 @@ def _put(cluster: Cluster, doc: PolicyDoc, body: dict[str, Any], existing: Exist
     try:
         stored = cluster.call(what, *_write_call(cluster, doc, existing is not None), body)
     except ApiException as exc:
+        if doc.kind == KCNP and not_found(exc):
+            raise PolicyError(
+                f"{cluster.context} has no ClusterNetworkPolicy CRD, so it cannot hold "
+                f"{doc.ref}: install network-policy-api v0.2.0's CRD (Helm does not), and run "
+                "Cilium 1.20 with enable-k8s-cluster-network-policy for it to be enforced"
+            ) from exc
         if exc.status in REJECTED:
             raise PolicyError(
                 f"{cluster.context} rejects {doc.ref}: {status_message(exc)}"
@@ -233,32 +270,32 @@ def _write_call(cluster: Cluster, doc: PolicyDoc, replace: bool) -> tuple[Any, .
         if replace:
             return net.replace_namespaced_network_policy, doc.name, doc.namespace
         return net.create_namespaced_network_policy, doc.namespace
-    plural = PLURALS[doc.kind]
-    if doc.kind == CCNP:
+    res = RESOURCES[doc.kind]
+    if not res.namespaced:
         if replace:
             return (
                 custom.replace_cluster_custom_object,
-                CILIUM_GROUP,
-                CILIUM_VERSION,
-                plural,
+                res.group,
+                res.version,
+                res.plural,
                 doc.name,
             )
-        return custom.create_cluster_custom_object, CILIUM_GROUP, CILIUM_VERSION, plural
+        return custom.create_cluster_custom_object, res.group, res.version, res.plural
     if replace:
         return (
             custom.replace_namespaced_custom_object,
-            CILIUM_GROUP,
-            CILIUM_VERSION,
+            res.group,
+            res.version,
             doc.namespace,
-            plural,
+            res.plural,
             doc.name,
         )
     return (
         custom.create_namespaced_custom_object,
-        CILIUM_GROUP,
-        CILIUM_VERSION,
+        res.group,
+        res.version,
         doc.namespace,
-        plural,
+        res.plural,
     )
 
 
@@ -267,25 +304,26 @@ def _delete(cluster: Cluster, key: Key) -> bool:
     kind, ns, name = key
     what = f"DELETE {kind} {ns + '/' if ns else ''}{name}"
     try:
-        if kind == KNP:
+        res = RESOURCES.get(kind)
+        if res is None:
             cluster.call(what, cluster.networking.delete_namespaced_network_policy, name, ns)
-        elif kind == CCNP:
+        elif not res.namespaced:
             cluster.call(
                 what,
                 cluster.custom.delete_cluster_custom_object,
-                CILIUM_GROUP,
-                CILIUM_VERSION,
-                PLURALS[CCNP],
+                res.group,
+                res.version,
+                res.plural,
                 name,
             )
         else:
             cluster.call(
                 what,
                 cluster.custom.delete_namespaced_custom_object,
-                CILIUM_GROUP,
-                CILIUM_VERSION,
+                res.group,
+                res.version,
                 ns,
-                PLURALS[CNP],
+                res.plural,
                 name,
             )
     except ApiException as exc:

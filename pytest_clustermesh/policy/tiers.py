@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from packaging.version import Version
 
+from ..facts import ClusterFacts, release_of
 from .labels import NAMESPACE, NAMESPACE_LABELS, SOURCE_K8S, Requirement, Selector, requirement
 from .parse import (
     CCNP,
@@ -88,7 +89,12 @@ class TieredEntry(Entry):
 
 def enforces(ctx: ClusterContext) -> bool:
     """Whether the agent of ``ctx``'s cluster enforces ClusterNetworkPolicy."""
-    return ctx.version >= ENFORCED_FROM and ctx.cluster_network_policy
+    return release_of(ctx.version) >= ENFORCED_FROM and ctx.cluster_network_policy
+
+
+def enforces_cluster_network_policy(facts: ClusterFacts) -> bool:
+    """Whether a cluster with these facts enforces ClusterNetworkPolicy."""
+    return release_of(facts.cilium_version) >= ENFORCED_FROM and facts.cluster_network_policy
 
 
 def parse_document(doc: Mapping[str, Any], ctx: ClusterContext) -> list[Rule]:

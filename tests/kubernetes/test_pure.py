@@ -215,3 +215,22 @@ def test_label_value() -> None:
     assert label_value("gh/123 #4") == "gh-123-4"
     assert len(label_value("x" * 100)) == 63
     assert label_value("///") == "run"
+
+
+@pytest.mark.parametrize(
+    ("reason", "transient"),
+    [
+        ("HTTP 503: the server is currently unable to handle the request", True),
+        ("HTTP 429: too many requests", True),
+        ("Handshake status 500 Internal Server Error", True),
+        ('HTTP 403: pods "x" is forbidden', False),
+        ('HTTP 404: pods "x" not found', False),
+        ("Handshake status 5030 odd", False),
+    ],
+)
+def test_only_a_momentary_refusal_of_an_exec_is_tried_again(reason: str, transient: bool) -> None:
+    # An agent's status read that failed on a 503 once passed for "Hubble off" for the whole
+    # run; 429 and 5xx are the API server's momentary refusals, 403/404 are not.
+    from pytest_clustermesh.kubernetes.execs import _transient
+
+    assert _transient(reason) is transient

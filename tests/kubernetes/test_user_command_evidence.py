@@ -229,6 +229,10 @@ UNSEEN = {
     ("cilium.io", "ciliumclusterwidenetworkpolicies", "create"): "--allow-clusterwide-policies",
     ("cilium.io", "ciliumclusterwidenetworkpolicies", "update"): "--allow-clusterwide-policies",
     ("cilium.io", "ciliumclusterwidenetworkpolicies", "delete"): "--allow-clusterwide-policies",
+    **{
+        ("policy.networking.k8s.io", "clusternetworkpolicies", verb): "--allow-clusterwide-policies"
+        for verb in ("create", "update", "delete")
+    },
 }
 """What the manifest grants that the shipped scenarios do not exercise, and when it is used."""
 
