@@ -370,6 +370,13 @@ class _Loader:
                 port, protocol = self.port(
                     model, owner, expect.port, expect.protocol, expect.http, where, target
                 )
+                if served is not None and protocol != "TCP":
+                    raise self.error(
+                        f"served_by needs a TCP probe: over {protocol} the probe tools "
+                        "(agnhost connect, ping) do not say which pod answered",
+                        *where,
+                        "served_by",
+                    )
                 for cluster, source in sources:
                     probe = Probe(
                         cluster,

@@ -260,6 +260,13 @@ CASES = [
         tail="externals:\n  api: {address: 203.0.113.10}\n",
     ),
     scenario(
+        "served-by-over-udp",
+        "to: cluster1/myapp, verdict: allow}",
+        "to: service/myapp-service, protocol: UDP, served_by: cluster1, verdict: allow}",
+        "*bad.scenario.yaml:13: served_by needs a TCP probe: over UDP the probe tools "
+        "(agnhost connect, ping) do not say which pod answered",
+    ),
+    scenario(
         "entity-that-no-probe-reaches",
         "to: cluster1/myapp, verdict: allow}",
         "to: entity/remote-node, verdict: allow}",
