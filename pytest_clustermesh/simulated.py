@@ -118,6 +118,20 @@ class SimulatedMesh:
 
     # -- the model -------------------------------------------------------------------------------
 
+    def lookup(
+        self, deployment: Deployment, cluster: str, client: str, hostname: str
+    ) -> str | None:
+        """How ``client`` in ``cluster`` resolves ``hostname``: ``proxied`` (Cilium's DNS proxy
+        saw the answer, so ``toFQDNs`` learns the address), ``resolved`` (answered without the
+        proxy), or ``None`` when it does not resolve or the model cannot tell."""
+        source = self._first_pod(deployment, cluster, client)
+        if source is None:
+            return None
+        found = self._lookup(
+            source, ExternalTarget(hostname, hostname=hostname), self._policy_of(cluster)
+        )
+        return None if isinstance(found, ProbeResult) else found[0]
+
     def predict(self, deployment: Deployment, probe: Probe) -> ProbeResult:
         """What Cilium would do with ``probe``, with the reasons."""
         return self.predict_all(deployment, [probe])[0]

@@ -190,3 +190,17 @@ def test_cluster_network_policy_names_and_networks_reach_externals() -> None:
     assert raw.outcome is Outcome.PROBE_ERROR
     assert "domainNames *.example.com: the probe goes to an address, not a name" in raw.detail
     assert any("what comes before it leaves the verdict unknown" in r for r in raw.explanation)
+
+
+def test_the_lookup_says_whether_the_proxy_saw_it() -> None:
+    # What the emulator asks to know whether Hubble names the destination (s17).
+    proxied_policy = fe_egress(dns_rule({"matchPattern": "*"}))
+    for policies, expected in (
+        ([proxied_policy], "proxied"),
+        ([fe_egress(L4_ONLY)], "resolved"),
+        ([], "resolved"),
+        ([fe_egress(OTHER)], None),  # the query is dropped
+        ([fe_egress(dns_rule({"matchName": "other.example"}))], None),  # refused
+    ):
+        sim, deployment = mesh("1.19", {}, {"c1": policies})
+        assert sim.lookup(deployment, "c1", "fe", "api.example.net") == expected, policies
