@@ -180,7 +180,7 @@ def test_cluster_network_policy_names_and_networks_reach_externals() -> None:
     sim, deployment = mesh("1.20", KCNP_ON, {"c1": [policy]})
 
     def to(target: ExternalTarget) -> Outcome:
-        return sim.predict(deployment, Probe("c1", "fe", target, 443)).outcome  # type: ignore[no-any-return]
+        return sim.predict(deployment, Probe("c1", "fe", target, 443)).outcome
 
     assert to(ExternalTarget("api", "203.0.113.10", "api.example.com")) is ALLOWED
     assert to(ExternalTarget("other", "198.51.100.7", "api.example.org")) is Outcome.DNS_FAILURE

@@ -48,7 +48,7 @@ def pod(cluster: str, namespace: str = "ns", ns_labels: dict[str, str] | None = 
     return pod_identity({"app": "x"}, namespace, ns_labels or {"team": "a"}, None, cluster)
 
 
-INGRESS_FROM_PODS = [
+INGRESS_FROM_PODS: list[dict[str, Any]] = [
     {"action": "Deny", "from": [{"pods": {"namespaceSelector": {}, "podSelector": {}}}]}
 ]
 

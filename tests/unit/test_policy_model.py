@@ -101,7 +101,7 @@ def icmps(*fields: dict[str, Any]) -> dict[str, Any]:
     return {"icmps": [{"fields": list(fields)}]}
 
 
-PING = {"port": 0, "protocol": "ICMP"}
+PING: dict[str, Any] = {"port": 0, "protocol": "ICMP"}
 ICMP_DOC = "language.rst 'Limit ICMP/ICMPv6 types'"
 L4_DOC = "language.rst 'Limit ingress/egress ports'"
 # fmt: off
