@@ -72,6 +72,10 @@ WORLD_IDENTITY = 2
 """The reserved identity of everything outside the cluster (``reserved:world``; cilium
 ``pkg/identity/numericidentity.go``, ``ReservedIdentityWorld``)."""
 WORLD_LABEL = "reserved:world"
+KUBE_APISERVER_IDENTITY = 7
+"""The reserved identity of the API server's addresses (``reserved:kube-apiserver``; cilium
+``pkg/identity/numericidentity.go``, ``ReservedIdentityKubeAPIServer``)."""
+KUBE_APISERVER_LABEL = "reserved:kube-apiserver"
 ICMP_ECHO_REQUEST = 8
 """ICMPv4 echo request (RFC 792)."""
 KIND_NAMES = {
@@ -109,12 +113,19 @@ class FlowEnd:
         world's is reserved."""
         if WORLD_LABEL in self.labels:
             return WORLD_IDENTITY
+        if KUBE_APISERVER_LABEL in self.labels:
+            return KUBE_APISERVER_IDENTITY
         return 10000 + sum(ord(c) for c in "".join(sorted(self.labels))) % 50000
 
 
 def world_end(address: str) -> FlowEnd:
     """An address outside the mesh, as Hubble describes it: no pod, the world's identity."""
     return FlowEnd(address, "", "", (WORLD_LABEL,), "", "")
+
+
+def apiserver_end(address: str) -> FlowEnd:
+    """The API server's address as Hubble describes it: no pod, the kube-apiserver identity."""
+    return FlowEnd(address, "", "", (KUBE_APISERVER_LABEL,), "", "")
 
 
 @dataclass(frozen=True)

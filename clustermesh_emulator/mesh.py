@@ -21,7 +21,10 @@ would if Cilium behaved as the model says:
 Addresses: a pod's IP or a Service's ClusterIP is that target; any other address in a cluster's
 pod, Service or node range (a pod replaced since the backend listed it) is dropped without a
 record, as Cilium drops traffic to a stale or unroutable IP; an address outside them all is
-the world, an :class:`~pytest_clustermesh.backend.ExternalTarget`. A hostname resolves through
+the world, an :class:`~pytest_clustermesh.backend.ExternalTarget`. The control-plane node's
+address of the source's cluster (the seeded ``kubernetes`` EndpointSlice's) is its API server,
+an :class:`~pytest_clustermesh.backend.ApiServerTarget`, which answers as kube-apiserver
+(:func:`_apiserver_output`). A hostname resolves through
 the emulated cluster DNS, which knows the names in :attr:`MirroredMesh.externals` (hostname ->
 address) and nothing else.
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import random
 import threading
 import time
@@ -52,6 +56,7 @@ from typing import Any
 
 from pytest_clustermesh.backend import (
     OWNER_LABEL,
+    ApiServerTarget,
     Deployment,
     DnsTarget,
     ExternalTarget,
@@ -72,6 +77,7 @@ from pytest_clustermesh.facts import ClusterFacts, parse_version, resolve_option
 from pytest_clustermesh.kubernetes.classify import CILIUM_ACCESS_DENIED
 from pytest_clustermesh.kubernetes.commands import (
     AGNHOST,
+    ANSWER_TIME_CONNECT,
     ConnectRequest,
     CurlOutput,
     CurlRequest,
@@ -85,6 +91,7 @@ from pytest_clustermesh.kubernetes.commands import (
     render_batch_output,
 )
 from pytest_clustermesh.kubernetes.manifests import POD_NAME_ENV, RUN_LABEL, WORKLOAD_LABEL
+from pytest_clustermesh.policy.labels import LOOKUP_PROXIED
 from pytest_clustermesh.policy.parse import API_VERSIONS
 from pytest_clustermesh.policy.tiers import KCNP, enforces_cluster_network_policy
 from pytest_clustermesh.simulated import SimulatedMesh
@@ -94,6 +101,7 @@ from .agents import (
     Agents,
     Drop,
     FlowEnd,
+    apiserver_end,
     denied_by,
     dropping_direction,
     is_agent,
@@ -103,6 +111,7 @@ from .agents import (
 from .emulator import Emulator
 from .exec import ExecRequest, ExecResult, default_exec_handler
 from .meshfaults import MeshFaults
+from .seed import APISERVER_PORT
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]
@@ -120,10 +129,6 @@ PROBE_TOOLS = ("curl", AGNHOST, "ping", "dig")
 KUBE_DNS_ADDRESS = "10.96.0.10"
 """The resolver a pod's ``/etc/resolv.conf`` names (kube-dns's ClusterIP), as dig reports it."""
 NODE_NETWORK = ipaddress.IPv4Network("172.18.0.0/16")
-PROXIED_LOOKUP = "through Cilium's DNS proxy"
-"""How the model's explanation says a name was looked up through Cilium's DNS proxy: only then
-does Cilium's FQDN cache name the address, so only then does Hubble give a flow to it
-``destination_names``."""
 """The kind-like docker network the emulated nodes sit on (:meth:`.ClusterConfig.node_ip`)."""
 
 
@@ -159,6 +164,12 @@ class MirroredMesh:
         self._emulator = emulator
         self._contexts = {cluster.name: cluster.context for cluster in emulator}
         self._facts = {cluster.context: _facts(cluster) for cluster in emulator}
+        self._apiservers = {cluster.context: cluster.config.node_ip(0) for cluster in emulator}
+        """Context -> its API server's address (the control-plane node's, as the seeded
+        ``kubernetes`` EndpointSlice says)."""
+        self._kubernetes = {
+            cluster.context: cluster.config.kubernetes_version for cluster in emulator
+        }
         self.exec_latency = exec_latency
         self.images_without_curl = set(images_without_curl)
         self.images_without_agnhost: set[str] = set()
@@ -358,7 +369,11 @@ class MirroredMesh:
         served = self._random.choice(sorted(result.served_by)) if result.served_by else None
         destination = self._destination(world, deployment, target, address, context, served)
         end = self._flow_end(destination, target, address)
-        proxied = any(PROXIED_LOOKUP in line for line in result.explanation)
+        # only a lookup Cilium's DNS proxy saw puts the name in its FQDN cache, so only then
+        # does Hubble give the flow ``destination_names``
+        proxied = bool(hostname) and (
+            world.mesh.lookup(deployment, context, source, hostname or "") == LOOKUP_PROXIED
+        )
         names = (hostname,) if hostname and proxied else ()
         if outcome is Outcome.DROPPED or end is not None:
             lost = self._datapath(
@@ -366,6 +381,8 @@ class MirroredMesh:
             )
             if lost is not None:
                 return lost
+        if isinstance(target, ApiServerTarget) and isinstance(sent, CurlRequest):
+            return _apiserver_output(sent, outcome, result.detail, self._kubernetes[context])
         return _output(sent, destination, outcome, result.detail)
 
     def _dig(
@@ -417,6 +434,8 @@ class MirroredMesh:
             return self._end(destination[0], destination[1])
         if isinstance(target, ExternalTarget):
             return world_end(address)
+        if isinstance(target, ApiServerTarget):
+            return apiserver_end(address)
         return None
 
     def _destination(
@@ -528,6 +547,9 @@ class MirroredMesh:
         service = world.services.get((context, address))
         if service is not None:
             return ServiceTarget(service["metadata"]["name"])
+        if self._apiservers.get(context) == address:
+            # before the pods: host-network pods (the agents) share the node's address
+            return ApiServerTarget()
         found = world.pod_ips.get(address)
         if found is not None:
             where, pod = found
@@ -615,6 +637,57 @@ def _curl_output(
     if outcome is Outcome.DNS_FAILURE:
         return CurlOutput(6, curl_stdout("", 0), f"curl: (6) {detail}"), 0.0
     return CurlOutput(56, curl_stdout("", 0), f"curl: (56) {detail}"), 0.0
+
+
+def _apiserver_output(
+    curl: CurlRequest, outcome: Outcome, detail: str, kubernetes_version: str
+) -> tuple[CurlOutput, float]:
+    """What kube-apiserver answers a curl whose packets arrived. It serves TLS on
+    :data:`.seed.APISERVER_PORT` only (nothing else listens on the node's other ports): Go's
+    ``net/http`` answers a plain-HTTP request there with 400 ``Client sent an HTTP request to
+    an HTTPS server.``, and curl without ``--insecure`` rejects its certificate (exit 60). An
+    anonymous ``GET /version`` is allowed by the default ``system:public-info-viewer``
+    ClusterRole and answered with ``version.Info`` (apimachinery ``pkg/version/types.go``);
+    any other path is a 403 ``Status`` (apiserver ``pkg/endpoints/handlers/responsewriters/
+    errors.go``, ``forbiddenMessage``)."""
+    if outcome is not Outcome.ALLOWED:
+        return _curl_output(None, outcome, curl, detail)
+    if curl.port != APISERVER_PORT:
+        return _refused(curl, "Connection refused"), 0.0
+    if not curl.url.startswith("https://"):
+        return CurlOutput(
+            0, curl_stdout("Client sent an HTTP request to an HTTPS server.", 400)
+        ), 0.0
+    if not curl.insecure:
+        said = (
+            "curl: (60) SSL certificate problem: unable to get local issuer certificate\n"
+            "More details here: https://curl.se/docs/sslcerts.html"
+        )
+        return CurlOutput(60, curl_stdout("", 0, time_connect=ANSWER_TIME_CONNECT), said), 0.0
+    if curl.path == "/version" and curl.method == "GET":
+        major, minor, *_ = kubernetes_version.split(".")
+        info = {
+            "major": major,
+            "minor": minor,
+            "gitVersion": f"v{kubernetes_version}",
+            "gitTreeState": "clean",
+            "goVersion": "go1.23.6",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+        return CurlOutput(0, curl_stdout(json.dumps(info, indent=2), 200)), 0.0
+    verb = "get" if curl.method == "GET" else curl.method.lower()
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": f'forbidden: User "system:anonymous" cannot {verb} path "{curl.path}"',
+        "reason": "Forbidden",
+        "details": {},
+        "code": 403,
+    }
+    return CurlOutput(0, curl_stdout(json.dumps(status, indent=2), 403)), 0.0
 
 
 def _connect_output(

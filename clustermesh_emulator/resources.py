@@ -162,6 +162,14 @@ DAEMONSETS = Resource(
     short_names=("ds",),
     subresources=("status",),
 )
+ENDPOINTSLICES = Resource(
+    # discovery.k8s.io/v1; the run lists only the API server's (``default/kubernetes``)
+    "discovery.k8s.io",
+    "v1",
+    "endpointslices",
+    "EndpointSlice",
+    namespaced=True,
+)
 NETWORKPOLICIES = Resource(
     "networking.k8s.io",
     "v1",
@@ -217,6 +225,7 @@ RESOURCES: tuple[Resource, ...] = (
     EVENTS,
     DEPLOYMENTS,
     DAEMONSETS,
+    ENDPOINTSLICES,
     NETWORKPOLICIES,
     CILIUMNETWORKPOLICIES,
     CILIUMCLUSTERWIDENETWORKPOLICIES,

@@ -72,6 +72,27 @@ def _mesh_secret(peers: Sequence[str]) -> Obj:
     }
 
 
+APISERVER_PORT = 6443
+"""Where kube-apiserver serves (kubeadm's and kind's ``--secure-port``), behind the
+``kubernetes`` Service's port 443 named ``https``."""
+
+
+def apiserver_slice(config: ClusterConfig) -> Obj:
+    """The EndpointSlice kube-apiserver's endpoint reconciler keeps for the ``kubernetes``
+    Service (kubernetes ``pkg/controlplane/reconcilers/endpointsadapter.go``,
+    ``EndpointsAdapter``: named after the Service, labelled ``kubernetes.io/service-name``,
+    the port named ``https``): the control-plane node's address, ready."""
+    return {
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [config.node_ip(0)], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": APISERVER_PORT, "protocol": "TCP"}],
+    }
+
+
 def seed(store: Store, config: ClusterConfig, peers: Sequence[str]) -> None:
     """Create the initial objects; ``peers`` are the Cilium names of the other meshed clusters."""
     for namespace in SYSTEM_NAMESPACES:
@@ -92,6 +113,7 @@ def seed(store: Store, config: ClusterConfig, peers: Sequence[str]) -> None:
             },
         },
     )
+    store.create(r.ENDPOINTSLICES, "default", apiserver_slice(config))
     store.create(
         r.SERVICES,
         "kube-system",

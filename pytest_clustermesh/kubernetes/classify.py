@@ -17,6 +17,11 @@ rules do not allow (``--tofqdns-dns-reject-response-code``, default ``refused``)
 Each of the last three is a *candidate* drop: on a real mesh it becomes a deny only with Hubble's
 record of a policy drop (:mod:`.evidence`), exactly as a curl timeout does.
 
+A probe of the API server (``entity/kube-apiserver``) is told apart by ``apiserver``: any HTTP
+status it answers (200 for ``/version``, which kube-apiserver serves to anonymous clients; 401
+or 403 with a Kubernetes ``Status`` body for other paths) means the connection was made, so it
+is allowed; only Cilium's own 403 ``Access denied`` is an L7 denial there too.
+
 Anything else the probe could not do is an error, never a verdict, so a broken client image or a
 misbehaving server cannot pass a ``deny``: a tool missing from the image (the shell's 127), an
 ``agnhost connect`` error other than ``TIMEOUT``/``REFUSED``/``DNS`` (``OTHER``, ``UNKNOWN``), a
@@ -25,6 +30,7 @@ ping that could not send.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -65,8 +71,11 @@ class Classified:
     served_pod: str | None = None
 
 
-def classify(output: CurlOutput, request: ProbeRequest | None = None) -> Classified:
-    """The outcome of one probe of a batch; ``request`` says which tool ran (curl if none)."""
+def classify(
+    output: CurlOutput, request: ProbeRequest | None = None, *, apiserver: bool = False
+) -> Classified:
+    """The outcome of one probe of a batch; ``request`` says which tool ran (curl if none);
+    ``apiserver``: the curl went to the API server, whose own answers are no echo."""
     code = output.exit_code
     said = _said(output)
     if code is None:
@@ -85,7 +94,7 @@ def classify(output: CurlOutput, request: ProbeRequest | None = None) -> Classif
             return _dug(output, request, said)
         return _pinged(output, request, said)
     if code == 0:
-        return _answered(output)
+        return _from_apiserver(output) if apiserver else _answered(output)
     if code == CURL_TIMEOUT:
         return _timed_out(output, said)
     if code == CURL_REFUSED:
@@ -122,6 +131,37 @@ def _answered(output: CurlOutput) -> Classified:
     return Classified(
         Outcome.ALLOWED, f"HTTP {status}: {match.group(0)}", match["cluster"], match["pod"]
     )
+
+
+def _from_apiserver(output: CurlOutput) -> Classified:
+    """An answer of the API server: whatever its status (kube-apiserver answers 401 or 403 with
+    a ``Status`` body to a request it does not authorise), the connection was made; Cilium's
+    ``Access denied`` alone is an L7 denial."""
+    status = output.http_code
+    if status is None or status == 0:
+        return Classified(
+            Outcome.PROBE_ERROR, f"no HTTP status in curl's output: {output.stdout!r}"
+        )
+    body = output.body.strip()
+    if status == 403 and body == CILIUM_ACCESS_DENIED:
+        return Classified(Outcome.L7_DENIED, f"HTTP 403: {body}")
+    return Classified(
+        Outcome.ALLOWED, f"HTTP {status} from the API server (connected): {_apiserver_said(body)}"
+    )
+
+
+def _apiserver_said(body: str) -> str:
+    """The gist of an API server's answer: a ``Status``'s reason and message, the version of a
+    ``/version``, else the start of the body."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and found.get("kind") == "Status":
+        return f"{found.get('reason') or 'Status'}: {found.get('message') or ''}"[:200]
+    if isinstance(found, dict) and "gitVersion" in found:
+        return f"version {found['gitVersion']}"
+    return repr(body[:120])
 
 
 def _timed_out(output: CurlOutput, said: str) -> Classified:

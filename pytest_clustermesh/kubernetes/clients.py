@@ -47,6 +47,7 @@ class Cluster:
         self.apps = k8s.AppsV1Api(self.api)
         self.networking = k8s.NetworkingV1Api(self.api)
         self.custom = k8s.CustomObjectsApi(self.api)
+        self.discovery = k8s.DiscoveryV1Api(self.api)
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._exec_clients: list[Any] = []
         self._lock = threading.Lock()

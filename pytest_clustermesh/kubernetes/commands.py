@@ -99,6 +99,10 @@ class CurlRequest:
     max_time: float = 5.0
     headers: tuple[tuple[str, str], ...] = ()
     """Request headers, ``Host`` among them when the probe sets it."""
+    insecure: bool = False
+    """``--insecure``: an ``https`` URL whose server certificate is not checked (the API
+    server's, signed by a cluster CA the client pod does not hold). The probe asks whether
+    the connection is made, not whom to trust."""
 
     @property
     def host(self) -> str:
@@ -108,7 +112,9 @@ class CurlRequest:
     def port(self) -> int:
         authority = self.url.split("://", 1)[-1].split("/", 1)[0]
         _, _, port = authority.rpartition(":")
-        return int(port) if port.isdigit() and not authority.endswith("]") else 80
+        if port.isdigit() and not authority.endswith("]"):
+            return int(port)
+        return 443 if self.url.startswith("https://") else 80
 
     @property
     def path(self) -> str:
@@ -223,9 +229,9 @@ def http_headers(http: HttpRequest | None) -> tuple[tuple[str, str], ...]:
     return (*host, *http.headers)
 
 
-def url_of(ip: str, port: int, path: str) -> str:
+def url_of(ip: str, port: int, path: str, scheme: Literal["http", "https"] = "http") -> str:
     host = f"[{ip}]" if ":" in ip else ip
-    return f"http://{host}:{port}{path if path.startswith('/') else '/' + path}"
+    return f"{scheme}://{host}:{port}{path if path.startswith('/') else '/' + path}"
 
 
 def curl_argv(request: CurlRequest) -> list[str]:
@@ -234,6 +240,7 @@ def curl_argv(request: CurlRequest) -> list[str]:
         "curl",
         "--silent",
         "--show-error",
+        *(["--insecure"] if request.insecure else []),
         "--connect-timeout",
         _seconds(request.connect_timeout),
         "--max-time",
@@ -400,11 +407,14 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
     values: dict[str, str] = {}
     headers: list[tuple[str, str]] = []
     url = None
+    insecure = False
     args = iter(argv[1:])
     for arg in args:
         if arg in ("--silent", "--show-error"):
             continue
-        if arg == "--header":
+        if arg == "--insecure":
+            insecure = True
+        elif arg == "--header":
             name, sep, value = next(args, "").partition(": ")
             if not sep:
                 raise ValueError(f"a header without ': ' in {shlex.join(argv)}")
@@ -423,6 +433,7 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
         float(values.get("--connect-timeout", "2")),
         float(values.get("--max-time", "5")),
         tuple(headers),
+        insecure,
     )
 
 

@@ -14,7 +14,9 @@ After each round, every probe seen dropped is looked up in Hubble on the nodes t
 dropped it (:mod:`.evidence`), by its protocol and port: a drop counts only with Cilium's own
 record of a policy drop, and becomes a probe error otherwise (another drop reason, no record at
 all). A probe of a destination outside the mesh is looked up on its source's node only, by the
-target's address or the name its client resolved.
+target's address or the name its client resolved; so is a probe of the API server
+(``entity/kube-apiserver``: ``curl --insecure https://ADDRESS:PORT/version`` to the address the
+``default/kubernetes`` EndpointSlices give), which is no Cilium endpoint either.
 
 A probe whose outcome does not satisfy its ``expect`` is tried again in the next round, within
 the settings' bound. The backend waits for the agents to realise a step's policies before its
@@ -41,6 +43,7 @@ from typing import Any
 
 from ..backend import (
     OWNER_LABEL,
+    ApiServerTarget,
     Deployment,
     DnsTarget,
     ExternalTarget,
@@ -72,6 +75,21 @@ from .settings import KubernetesSettings
 
 log = logging.getLogger("pytest_clustermesh.kubernetes")
 
+APISERVER_NAMESPACE = "default"
+APISERVER_SERVICE = "kubernetes"
+APISERVER_SELECTOR = "kubernetes.io/service-name=kubernetes"
+"""Where the API server's own address is: the ``default/kubernetes`` Service has no selector,
+and kube-apiserver's endpoint reconciler writes its addresses itself, into the Endpoints and the
+EndpointSlice ``kubernetes`` labelled ``kubernetes.io/service-name=kubernetes``, with the
+port it serves on, named ``https`` (kubernetes ``pkg/controlplane/reconcilers/
+endpointsadapter.go``, ``EndpointsAdapter``; the Service itself from
+``pkg/controlplane/controller/kubernetesservice``). Probing that address (not the Service's
+ClusterIP, which Cilium translates to it anyway) is what ``toEntities: [kube-apiserver]``
+matches."""
+APISERVER_PATH = "/version"
+"""What a probe of the API server asks for when the scenario gives no ``http`` path:
+kube-apiserver serves ``/version`` to anonymous clients (the ``system:public-info-viewer``
+ClusterRole), so the answer is a 200 wherever RBAC is the default."""
 KUBE_DNS_NAMESPACE = "kube-system"
 KUBE_DNS_SELECTOR = "k8s-app=kube-dns"
 """The cluster DNS pods (CoreDNS as kubeadm, kind and most distributions deploy it behind the
@@ -94,6 +112,19 @@ class PodRef:
     node: str = ""
 
 
+APISERVER_KIND = "kube-apiserver"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A ready address of the API server and the ports it serves, from an EndpointSlice."""
+
+    address: str
+    ports: tuple[int | None, ...]
+    """``None``: the slice names a port without a number, which means every port
+    (discovery/v1 ``EndpointPort.port``)."""
+
+
 @dataclass(frozen=True)
 class TargetRef:
     """The object whose address a probe targets, as listed before the probe ran."""
@@ -101,7 +132,8 @@ class TargetRef:
     context: str
     kind: str
     """``pod``, ``Service``, ``external`` (a destination outside the mesh, named by address
-    or by a hostname the client pod resolves) or ``dns`` (a query to the cluster DNS)."""
+    or by a hostname the client pod resolves), ``dns`` (a query to the cluster DNS) or
+    ``kube-apiserver`` (the API server of the source's cluster, at its own address)."""
     namespace: str
     name: str
     uid: str
@@ -128,6 +160,8 @@ class TargetRef:
             return f"external {self.name} ({self.address}) from {self.context}"
         if self.kind == "dns":
             return f"a query for {self.address} to the cluster DNS of {self.context}"
+        if self.kind == APISERVER_KIND:
+            return f"the API server of {self.context} ({self.address})"
         return f"{self.kind} {self.namespace}/{self.name} ({self.address}) in {self.context}"
 
 
@@ -152,6 +186,7 @@ class Snapshot:
         self._selector = f"{OWNER_LABEL}={deployment.key}"
         self._pods: dict[tuple[str, str], list[Any]] = {}
         self._services: dict[tuple[str, str], dict[str, Any]] = {}
+        self._apiservers: dict[str, list[Endpoint]] = {}
 
     def ready_pods(self, context: str, workload: str) -> list[PodRef]:
         """The workload's ready pods in ``context``, by name."""
@@ -203,7 +238,7 @@ class Snapshot:
 
     def changed(self, target: TargetRef) -> str | None:
         """How ``target`` differs now from when it was listed; ``None`` if it does not."""
-        if target.kind in ("external", "dns"):
+        if target.kind in ("external", "dns", APISERVER_KIND):
             return None  # nothing of the run's to change under the probe
         if target.kind == "pod":
             pods = self.pods(target.context, target.namespace)
@@ -247,6 +282,46 @@ class Snapshot:
             for pod in self.ready_pods(context, owner.name)
         )
 
+    def apiserver(self, context: str) -> list[Endpoint]:
+        """The ready addresses of the API server of ``context``, from the EndpointSlices of
+        the ``default/kubernetes`` Service, in the order listed (slices by name). Raises
+        ``LookupError`` saying what is missing or could not be read."""
+        if context in self._apiservers:
+            return self._apiservers[context]
+        cluster = self._cluster(context)
+        where = f"the EndpointSlices of {APISERVER_NAMESPACE}/{APISERVER_SERVICE} in {context}"
+        try:
+            slices = cluster.call(
+                f"LIST endpointslices {APISERVER_NAMESPACE} -l {APISERVER_SELECTOR}",
+                cluster.discovery.list_namespaced_endpoint_slice,
+                APISERVER_NAMESPACE,
+                label_selector=APISERVER_SELECTOR,
+            ).items
+        except Exception as exc:  # API failures that survived the retries, RBAC
+            raise LookupError(
+                f"cannot find the API server's address: listing {where} failed: "
+                f"{describe(exc)} (the run needs list on endpointslices.discovery.k8s.io in "
+                f"{APISERVER_NAMESPACE}; docs/real-clusters.md)"
+            ) from exc
+        if not slices:
+            raise LookupError(
+                f"cannot find the API server's address: {context} has no EndpointSlice "
+                f"labelled {APISERVER_SELECTOR} in {APISERVER_NAMESPACE}"
+            )
+        endpoints = [
+            Endpoint(str(endpoint.addresses[0]), tuple(p.port for p in piece.ports or []))
+            for piece in sorted(slices, key=lambda item: str(item.metadata.name))
+            if piece.address_type in ("IPv4", "IPv6")
+            for endpoint in piece.endpoints or []
+            if endpoint.addresses and _endpoint_ready(endpoint)
+        ]
+        if not endpoints:
+            raise LookupError(
+                f"cannot find the API server's address: {where} list no ready IP address"
+            )
+        self._apiservers[context] = endpoints
+        return endpoints
+
     def dns_places(self, context: str) -> tuple[Place, ...]:
         """Where the ready cluster DNS pods of ``context`` run."""
         cluster = self._cluster(context)
@@ -269,6 +344,13 @@ class Snapshot:
             return self._clusters[context]
         except KeyError:
             raise LookupError(f"the mesh has no cluster {context!r}") from None
+
+
+def _endpoint_ready(endpoint: Any) -> bool:
+    """discovery/v1 ``EndpointConditions.ready``: unset means unknown, which consumers should
+    take as ready (the API's own documentation of the field)."""
+    conditions = endpoint.conditions
+    return conditions is None or conditions.ready is None or bool(conditions.ready)
 
 
 def _ready(pod: Any) -> bool:
@@ -295,7 +377,11 @@ def plan(
         return _error(f"cannot look up pods or services: {describe(exc)}")
     if isinstance(ip, ProbeResult):
         return ip
-    request = _request(probe, ip.address, settings)
+    request = (
+        _apiserver_request(probe, ip.address, settings)
+        if ip.kind == APISERVER_KIND
+        else _request(probe, ip.address, settings)
+    )
     namespace = deployment.workload(probe.source).namespace
     return Planned(probe.source_cluster, namespace, pods[0].name, request, ip, pods[0])
 
@@ -306,6 +392,8 @@ def _unfit(probe: Probe) -> str | None:
         return f"{probe.protocol} probes are not supported by the Kubernetes backend"
     if probe.http is not None and (probe.protocol != "TCP" or isinstance(probe.target, DnsTarget)):
         return f"an HTTP request needs a TCP probe, not {probe.protocol}"
+    if isinstance(probe.target, ApiServerTarget) and probe.protocol != "TCP":
+        return f"the API server is probed over TCP (HTTPS), not {probe.protocol}"
     if probe.protocol == "ICMP" and isinstance(probe.target, ServiceTarget):
         # Cilium's load balancer translates a Service's address by its port; an echo request
         # has none, so no backend receives it and nothing policy decides is tested (cilium
@@ -337,6 +425,19 @@ def _request(probe: Probe, host: str, settings: KubernetesSettings) -> ProbeRequ
     )
 
 
+def _apiserver_request(probe: Probe, host: str, settings: KubernetesSettings) -> CurlRequest:
+    """``curl --insecure https://ADDRESS:PORT/version``: the API server speaks TLS only."""
+    http = probe.http
+    return CurlRequest(
+        url_of(host, probe.port, http.path if http else APISERVER_PATH, "https"),
+        http.method if http else "GET",
+        settings.connect_timeout,
+        settings.max_time,
+        http_headers(http),
+        insecure=True,
+    )
+
+
 def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> TargetRef | ProbeResult:
     target = probe.target
     if isinstance(target, PodTarget):
@@ -363,6 +464,8 @@ def _target_ip(probe: Probe, snapshot: Snapshot, deployment: Deployment) -> Targ
             target.name,
             places=places,
         )
+    if isinstance(target, ApiServerTarget):
+        return _apiserver(probe, snapshot)
     if not isinstance(target, ServiceTarget):
         return _error(f"the Kubernetes backend cannot probe {target}")
     try:
@@ -406,6 +509,32 @@ def _external(probe: Probe, target: ExternalTarget) -> TargetRef | ProbeResult:
         host,
         addresses=(target.address,) if target.address else (),
         names=(target.hostname,) if target.hostname else (),
+    )
+
+
+def _apiserver(probe: Probe, snapshot: Snapshot) -> TargetRef | ProbeResult:
+    """The API server of the source's cluster, at its first ready address, if it serves the
+    probe's port. Its drop happens at egress on the source's node (it is no Cilium endpoint),
+    so it is looked up there by that address, like an external target's."""
+    context = probe.source_cluster
+    endpoints = snapshot.apiserver(context)
+    serving = next((e for e in endpoints if None in e.ports or probe.port in e.ports), None)
+    if serving is None:
+        ports = sorted({port for e in endpoints for port in e.ports if port is not None})
+        listed = ", ".join(str(port) for port in ports) or "none"
+        return _error(
+            f"the API server of {context} does not listen on port {probe.port}: its "
+            f"EndpointSlice {APISERVER_NAMESPACE}/{APISERVER_SERVICE} lists port(s) {listed}; "
+            f"give `port: {ports[0] if ports else 6443}` in the scenario's probe"
+        )
+    return TargetRef(
+        context,
+        APISERVER_KIND,
+        APISERVER_NAMESPACE,
+        APISERVER_SERVICE,
+        "",
+        serving.address,
+        addresses=(serving.address,),
     )
 
 
@@ -531,7 +660,11 @@ class Prober:
         marker = new_marker()
         argv = batch_argv(requests, marker)
         outcome = run_exec(cluster, first.namespace, first.pod, argv, timeout)
-        results = _batch_results(outcome, requests, marker)
+        apiserver = [
+            planned.target is not None and planned.target.kind == APISERVER_KIND
+            for _, planned in items
+        ]
+        results = _batch_results(outcome, requests, marker, apiserver)
         return {
             index: dataclasses.replace(result, command=self._command(planned))
             for (index, planned), result in zip(items, results, strict=True)
@@ -694,9 +827,13 @@ def _expects_denial(expect: Verdict | None) -> bool:
 
 
 def _batch_results(
-    outcome: ExecResult, requests: Sequence[ProbeRequest], marker: str
+    outcome: ExecResult,
+    requests: Sequence[ProbeRequest],
+    marker: str,
+    apiserver: Sequence[bool] = (),
 ) -> list[ProbeResult]:
-    """One result per probe of a batch exec."""
+    """One result per probe of a batch exec; ``apiserver`` marks the probes of the API
+    server (none if empty)."""
     count = len(requests)
     if outcome.error is not None:
         return [_error(outcome.error)] * count
@@ -708,8 +845,9 @@ def _batch_results(
     except BatchOutputError as exc:
         return [_error(f"{exc}; output: {outcome.stdout[:300]!r}")] * count
     results = []
-    for output, request in zip(outputs, requests, strict=True):
-        verdict = classify(output, request)
+    flags = list(apiserver) or [False] * count
+    for output, request, to_apiserver in zip(outputs, requests, flags, strict=True):
+        verdict = classify(output, request, apiserver=to_apiserver)
         served = frozenset({verdict.served_cluster}) if verdict.served_cluster else frozenset()
         results.append(
             ProbeResult(

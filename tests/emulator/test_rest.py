@@ -371,4 +371,10 @@ def test_version_and_discovery(api: Any) -> None:
     assert (pods.kind, pods.namespaced) == ("Pod", True)
     assert "pods/exec" in {r.name for r in resources.resources}
     groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
-    assert groups == {"apps", "networking.k8s.io", "cilium.io", "policy.networking.k8s.io"}
+    assert groups == {
+        "apps",
+        "discovery.k8s.io",
+        "networking.k8s.io",
+        "cilium.io",
+        "policy.networking.k8s.io",
+    }

@@ -100,9 +100,13 @@ def _list(emulator: Emulator) -> list[dict[str, Any]]:
 
     found: list[dict[str, Any]] = []
     for cluster in emulator:
-        api = config.new_client_from_config(str(emulator.kubeconfig_path), context=cluster.context)
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            str(emulator.kubeconfig_path), context=cluster.context
+        )
         custom = client.CustomObjectsApi(api)
-        found += custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        listed = custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        assert isinstance(listed, dict)
+        found += listed["items"]
     return found
 
 

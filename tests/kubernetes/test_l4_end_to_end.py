@@ -423,6 +423,34 @@ def test_a_hostname_is_resolved_in_the_pod_and_its_drop_found_by_name(
     assert flows and flows[-1]["destination_names"] == ["api.example.com"]
 
 
+def test_a_lookup_without_the_dns_proxy_leaves_the_drop_unnamed_and_unproven(
+    mirror: MirroredMesh, backend: KubernetesMesh, served: Deployment
+) -> None:
+    """DNS allowed without a DNS rule: the lookup bypasses Cilium's DNS proxy
+    (``SimulatedMesh.lookup`` says ``resolved``), so Hubble names no destination, and a drop of
+    a hostname-only target cannot be matched: a probe error, never a deny."""
+    mirror.externals["api.example.com"] = WORLD_ADDRESS
+    dns = {
+        "toEndpoints": [
+            {
+                "matchLabels": {
+                    "k8s:io.kubernetes.pod.namespace": "kube-system",
+                    "k8s:k8s-app": "kube-dns",
+                }
+            }
+        ],
+        "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}]}],
+    }
+    spec = {**TESTER_TO_BACKEND_ONLY, "egress": [*TESTER_TO_BACKEND_ONLY["egress"], dns]}
+    backend.set_policies(served, C1, [cnp(served, spec)])
+    named = ExternalTarget("api", None, "api.example.com")
+    [result] = backend.probe(served, [probe("tester", named, 443, "TCP", Verdict.DENY)])
+    assert result.outcome is Outcome.PROBE_ERROR, result
+    assert "recorded no drop" in result.detail
+    flows = [f for f in agent_flows(mirror) if f["IP"]["destination"] == WORLD_ADDRESS]
+    assert flows and all("destination_names" not in f for f in flows)
+
+
 def test_an_unknown_hostname_is_a_dns_failure(backend: KubernetesMesh, served: Deployment) -> None:
     unknown = ExternalTarget("nowhere", None, "nowhere.example.com")
     results = backend.probe(
