@@ -73,6 +73,7 @@ GROUPS = {
         (
             "tests/kubernetes/test_pure.py",
             "tests/kubernetes/test_cleanup_safety.py",
+            "tests/kubernetes/test_mutation_pins_cleanup.py",
             "tests/unit/test_mutation_pins.py",
         ),
     ),
@@ -102,18 +103,31 @@ GROUPS = {
             )
         ),
     ),
-    # Being changed by other work while this was set up (issues 10 and 13): provisional.
     "policy": Group(
         ("pytest_clustermesh/policy/*",),
         (
             "tests/unit/test_policy_model.py",
             "tests/unit/test_explain.py",
             "tests/unit/test_pairs.py",
+            "tests/unit/test_kcnp_parse.py",
+            "tests/unit/test_kcnp_decide.py",
+            "tests/unit/test_externals.py",
+            "tests/unit/test_kube_apiserver.py",
+            "tests/unit/test_mutation_pins_policy.py",
         ),
     ),
     "scenario": Group(
         ("pytest_clustermesh/facts.py", "pytest_clustermesh/scenario/load.py"),
-        ("tests/badinput/test_when.py", "tests/unit/test_materialize.py"),
+        (
+            "tests/badinput/test_when.py",
+            "tests/badinput/test_scenarios.py",
+            "tests/badinput/test_still_accepted.py",
+            "tests/badinput/test_policy_files.py",
+            "tests/unit/test_materialize.py",
+            "tests/unit/test_mixed_mesh.py",
+            "tests/unit/test_scenario_pins.py",
+            "tests/unit/test_mutation_pins_scenario.py",
+        ),
     ),
 }
 
@@ -125,8 +139,9 @@ def copy_tree(workdir: Path, commit: str | None) -> None:
     """The tree as it is now into ``workdir``.
 
     With ``commit``, tracked files come from that commit instead (``git archive``, read-only),
-    and only untracked files and pyproject.toml from the working tree: a run then measures the
-    committed code with the new tests, whatever other work has half-changed meanwhile."""
+    and only untracked files under ``tests/`` and pyproject.toml from the working tree: a run
+    then measures the committed code with the new tests, whatever other work has half-changed
+    (or half-added) meanwhile."""
     git = ["git", "ls-files", "-z", "--others", "--exclude-standard"]
     if commit is None:
         git.append("--cached")
@@ -138,6 +153,8 @@ def copy_tree(workdir: Path, commit: str | None) -> None:
     listed = subprocess.run(git, cwd=ROOT, check=True, capture_output=True).stdout.decode()
     names = list(filter(None, listed.split("\0")))
     if commit is not None:
+        # Only new tests: an untracked module is someone's unfinished work, not the commit's.
+        names = [name for name in names if name.startswith("tests/")]
         names.append("pyproject.toml")
     for name in names:
         source = ROOT / name
@@ -186,7 +203,7 @@ def main() -> int:
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
     parser.add_argument(
         "--commit",
-        help="take tracked files from this commit (e.g. HEAD), untracked ones and "
+        help="take tracked files from this commit (e.g. HEAD), untracked tests/ files and "
         "pyproject.toml from the working tree (default: the working tree as it is)",
     )
     args = parser.parse_args()
