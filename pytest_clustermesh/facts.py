@@ -74,6 +74,11 @@ def option_exists(option: str, version: Version) -> bool:
     return option in KNOWN_OPTIONS
 
 
+def option_introduced(option: str) -> str:
+    """The release that introduced ``option`` (for messages)."""
+    return "1.20" if option == CLUSTER_NETWORK_POLICY else "1.18"
+
+
 def option_default(option: str, version: Version) -> str | None:
     """The effective value of ``option`` at ``version`` when cilium-config does not set it.
 
@@ -210,6 +215,12 @@ def version_specifier(text: str) -> SpecifierSet:
         return SpecifierSet(text, prereleases=True)
     except InvalidSpecifier as exc:
         raise ValueError(f"not a version range: {text!r} (try '>=1.19' or '1.18')") from exc
+
+
+def in_range(version: Version, spec: SpecifierSet) -> bool:
+    """Whether ``version`` satisfies ``spec``, a pre-release counting as the release it leads
+    to (1.20.0-pre.4 is a 1.20, as :func:`release_of` has it), not as below it."""
+    return spec.contains(Version(version.base_version), prereleases=True)
 
 
 def canonical_value(value: object) -> str:
@@ -427,7 +438,7 @@ class Condition:
 
     def _unmet_in(self, label: str, cluster: ClusterFacts) -> list[str]:
         reasons = []
-        if self.cilium is not None and cluster.cilium_version not in self.cilium:
+        if self.cilium is not None and not in_range(cluster.cilium_version, self.cilium):
             reasons.append(f"{label} runs Cilium {cluster.cilium_version}")
         for option, wanted in self.options.items():
             actual = cluster.options.get(option, "<unset>")
@@ -570,7 +581,7 @@ class SimSettings:
                     where = f" ({cluster})" if cluster else ""
                     raise ValueError(
                         f"{source} {key}: the option does not exist in Cilium {version}{where} "
-                        "(introduced in 1.18)"
+                        f"(introduced in {option_introduced(key)})"
                     )
 
 
@@ -696,7 +707,7 @@ def parse_pins(
                 if key != "cilium" and not option_exists(key, version):
                     raise ConditionError(
                         f"{key}: the option does not exist in Cilium {version} "
-                        "(introduced in 1.18)",
+                        f"(introduced in {option_introduced(key)})",
                         key,
                         cluster,
                     )

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_clustermesh.backend import PodTarget, Probe
 from pytest_clustermesh.facts import (
+    ClusterFacts,
     Condition,
     ConditionError,
     SimSettings,
@@ -303,3 +304,27 @@ def test_bad_pins_name_the_cluster_and_the_key(
         parse_pins(raw, ["cluster1", "cluster2"])
     assert fnmatch(str(caught.value), message), str(caught.value)
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize(
+    ("when", "version", "holds"),
+    [
+        ("1.20", "1.20.0-pre.4", True),  # a bare version means that minor release, pre-releases too
+        (">=1.20", "1.20.0-pre.4", True),
+        (">=1.20", "1.19.9", False),
+        ("1.19", "1.20.0-pre.4", False),
+        ("<1.20", "1.20.0-pre.4", False),  # a 1.20 pre-release is a 1.20, not below it
+    ],
+)
+def test_a_pre_release_counts_as_its_release(when: str, version: str, holds: bool) -> None:
+    cluster = ClusterFacts("cluster1", "cluster1", 1, parse_version(version), {})
+    condition = Condition.parse({"cilium": when}, {}, ["cluster1"])
+    assert (condition.unmet({"cluster1": cluster}) == []) is holds
+
+
+def test_an_option_names_the_release_that_introduced_it() -> None:
+    with pytest.raises(ValueError, match=r"does not exist in Cilium 1\.19 \(cluster1\) "
+                       r"\(introduced in 1\.20\)"):  # fmt: skip
+        SimSettings(
+            "1.19", {}, {}, {"cluster1": {"enable-k8s-cluster-network-policy": "true"}}
+        ).check()
