@@ -85,6 +85,7 @@ GROUPS = {
             "tests/kubernetes/test_evidence_pure.py",
             "tests/kubernetes/test_probe_integrity.py",
             "tests/kubernetes/test_probe_integrity_more.py",
+            "tests/kubernetes/test_mutation_pins_probing.py",
         ),
         tuple(
             f"pytest_clustermesh.kubernetes.probing.{name}__mutmut_*"
