@@ -268,20 +268,8 @@ class SimulatedMesh:
             *decision.reasons,
             f"ingress: none at {target}, which is outside the mesh (no Cilium endpoint)",
         )
-        outcome = decision.outcome
-        if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(decision.unknowns)
-            return ProbeResult(
-                outcome,
-                detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
-                explanation=reasons,
-            )
-        return ProbeResult(
-            outcome,
-            detail=f"{source.name} -> {target} ({peer_text(identity)}): {outcome.value}",
-            explanation=reasons,
-            evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
-        )
+        detail = f"{source.name} -> {target} ({peer_text(identity)}): {decision.outcome.value}"
+        return _decided(decision, detail, reasons)
 
     def _query(
         self, source: _Pod, name: str, policy: ClusterPolicy
@@ -309,17 +297,8 @@ class SimulatedMesh:
             *decision.reasons,
             f"ingress: none at {probe.target}, which is no Cilium endpoint",
         )
-        if decision.outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(decision.unknowns)
-            return ProbeResult(
-                Outcome.PROBE_ERROR, detail=f"the model cannot tell: {unknown}", explanation=reasons
-            )
-        return ProbeResult(
-            decision.outcome,
-            detail=f"{source.name} -> the API server of {source.cluster}: {decision.outcome.value}",
-            explanation=reasons,
-            evidence=MODEL_EVIDENCE if decision.outcome is Outcome.DROPPED else None,
-        )
+        detail = f"{source.name} -> the API server of {source.cluster}: {decision.outcome.value}"
+        return _decided(decision, detail, reasons)
 
     def _dns_query(self, source: _Pod, target: DnsTarget) -> ProbeResult:
         """A DNS probe: the query itself is the flow. Allowed when an answer comes (whatever
@@ -327,23 +306,13 @@ class SimulatedMesh:
         is dropped (language.rst, "DNS Policy and IP Discovery"; docs/cilium-semantics.md
         s17)."""
         _, _, decision, reasons = self._query(source, target.name, self._policy_of(source.cluster))
-        outcome = decision.outcome
-        if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(decision.unknowns)
-            return ProbeResult(
-                outcome, detail=f"the model cannot tell: {unknown}", explanation=reasons
-            )
         what = {
             Outcome.ALLOWED: "answered",
             Outcome.L7_DENIED: "refused by Cilium's DNS proxy (REFUSED)",
             Outcome.DROPPED: "dropped",
-        }[outcome]
-        return ProbeResult(
-            outcome,
-            detail=f"{source.name} -> kube-dns of {source.cluster}: query for {target.name} {what}",
-            explanation=reasons,
-            evidence=MODEL_EVIDENCE if outcome is Outcome.DROPPED else None,
-        )
+        }.get(decision.outcome, "")
+        detail = f"{source.name} -> kube-dns of {source.cluster}: query for {target.name} {what}"
+        return _decided(decision, detail, reasons)
 
     def _lookup(
         self, source: _Pod, target: ExternalTarget, policy: ClusterPolicy
@@ -410,12 +379,7 @@ class SimulatedMesh:
         reasons = (*notes, *decision.reasons)
         outcome = decision.outcome
         if outcome is Outcome.PROBE_ERROR:
-            unknown = "; ".join(decision.unknowns)
-            return ProbeResult(
-                outcome,
-                detail=f"the model cannot tell: {unknown or 'a feature it does not cover'}",
-                explanation=reasons,
-            )
+            return _decided(decision, "", reasons)
         # A pod's kernel answers a ping whatever listens; a port answers only if served.
         listening = probe.protocol == "ICMP" or any(
             p.port == probe.port and p.protocol == probe.protocol for p in target.workload.ports
@@ -548,6 +512,18 @@ def _ambiguous_names(deployment: Deployment | None) -> frozenset[str]:
             if port.name:
                 numbers.setdefault(port.name, set()).add((port.port, port.protocol))
     return frozenset(name for name, found in numbers.items() if len(found) > 1)
+
+
+def _decided(decision: Decision, detail: str, reasons: tuple[str, ...]) -> ProbeResult:
+    """The prediction a decision makes: unknown with the reasons that make it so, or its
+    outcome, a drop carrying the model as its evidence."""
+    if decision.outcome is Outcome.PROBE_ERROR:
+        unknown = "; ".join(decision.unknowns) or "a feature it does not cover"
+        return ProbeResult(
+            Outcome.PROBE_ERROR, detail=f"the model cannot tell: {unknown}", explanation=reasons
+        )
+    evidence = MODEL_EVIDENCE if decision.outcome is Outcome.DROPPED else None
+    return ProbeResult(decision.outcome, detail=detail, explanation=reasons, evidence=evidence)
 
 
 def _error(detail: str) -> ProbeResult:
