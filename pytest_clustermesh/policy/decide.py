@@ -805,13 +805,8 @@ class PolicyIndex:
             if kind == _DNS_ALLOWED:
                 text = f"{where}: DNS query for {flow.dns_name} allowed by {origins}"
             elif kind == _DNS_REFUSED:
-                ports = self._port_rules(flow)
                 listed = ", ".join(
-                    name
-                    for e in verdict.entries
-                    for port_rule in [ports[e]]
-                    if port_rule is not None
-                    for name in port_rule.dns or ()
+                    name for rule in self._admitting(verdict, flow) for name in rule.dns or ()
                 )
                 text = (
                     f"{where}: the DNS proxy refuses the query for {flow.dns_name}: it matches "
@@ -826,13 +821,8 @@ class PolicyIndex:
             elif kind == _HTTP_ALLOWED:
                 text = f"{where}: HTTP {verdict.http} allowed by {origins}"
             else:
-                ports = self._port_rules(flow)
                 listed = "; ".join(
-                    str(http)
-                    for e in verdict.entries
-                    for port_rule in [ports[e]]
-                    if port_rule is not None
-                    for http in port_rule.http or ()
+                    str(http) for rule in self._admitting(verdict, flow) for http in rule.http or ()
                 )
                 text = (
                     f"{where}: {flow.method} {flow.path} matches no HTTP rule of {origins} "
@@ -847,6 +837,11 @@ class PolicyIndex:
         if verdict.audited:
             return (text, *misses, f"{where}: policy-audit-mode lets it through")
         return (text, *misses)
+
+    def _admitting(self, verdict: _Compact, flow: Flow) -> list[PortRule]:
+        """The port rules by which the verdict's entries admit the flow's port."""
+        ports = self._port_rules(flow)
+        return [rule for e in verdict.entries if (rule := ports[e]) is not None]
 
     def _near_misses(
         self,
