@@ -420,34 +420,12 @@ class _Loader:
             if (text := source_text(self.data, (*where, "when", *path))) is not None
         }
         try:
-            if "destination" in expect.when and expect.to.startswith(ENTITY):
-                raise ConditionError(
-                    f"destination: {expect.to} is the source's own cluster's API server; use "
-                    "source: {...}",
-                    None,
-                    "destination",
+            if "destination" in expect.when:
+                unbound = next(
+                    (why for prefix, why in _NO_DESTINATION if expect.to.startswith(prefix)), None
                 )
-            if "destination" in expect.when and expect.to.startswith(DNS):
-                raise ConditionError(
-                    f"destination: {expect.to} is a query to the source's own cluster DNS; use "
-                    "source: {...}",
-                    None,
-                    "destination",
-                )
-            if "destination" in expect.when and expect.to.startswith(EXTERNAL):
-                raise ConditionError(
-                    f"destination: {expect.to} is outside the mesh and has no cluster; use "
-                    "source: {...} or a cluster's name",
-                    None,
-                    "destination",
-                )
-            if "destination" in expect.when and expect.to.startswith("service/"):
-                raise ConditionError(
-                    f"destination: {expect.to} is a Service, and which cluster serves it is "
-                    "not fixed; name the cluster (cluster1: {...}) or probe cluster/workload",
-                    None,
-                    "destination",
-                )
+                if unbound is not None:
+                    raise ConditionError(f"destination: {expect.to} {unbound}", None, "destination")
             return Condition.parse(expect.when, written, clusters).with_pins(pins)
         except ConditionError as exc:
             raise self.error(f"when: {exc}", *where, "when", *exc.path) from None
@@ -664,6 +642,19 @@ class _Loader:
                     "merge them or tell them apart with different when: conditions",
                     Location(self.path, case.line),
                 )
+
+
+_NO_DESTINATION = (
+    (ENTITY, "is the source's own cluster's API server; use source: {...}"),
+    (DNS, "is a query to the source's own cluster DNS; use source: {...}"),
+    (EXTERNAL, "is outside the mesh and has no cluster; use source: {...} or a cluster's name"),
+    (
+        "service/",
+        "is a Service, and which cluster serves it is not fixed; name the cluster "
+        "(cluster1: {...}) or probe cluster/workload",
+    ),
+)
+"""Targets with no destination cluster for a ``when: {destination: ...}``, and what to write."""
 
 
 def _cluster_of(target: Target) -> str | None:
