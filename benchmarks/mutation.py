@@ -66,6 +66,10 @@ GROUPS = {
             "tests/kubernetes/test_commands.py",
             "tests/kubernetes/test_pure.py",
             "tests/kubernetes/test_probe_integrity_more.py",
+            "tests/kubernetes/test_l4_classify.py",
+            "tests/kubernetes/test_l4_commands.py",
+            "tests/kubernetes/test_apiserver_pure.py",
+            "tests/kubernetes/test_mutation_pins_probing.py",
         ),
     ),
     "cleanup": Group(
