@@ -70,6 +70,7 @@ GROUPS = {
             "tests/kubernetes/test_l4_commands.py",
             "tests/kubernetes/test_apiserver_pure.py",
             "tests/kubernetes/test_mutation_pins_probing.py",
+            "tests/kubernetes/test_mutation_pins_classify.py",
         ),
     ),
     "cleanup": Group(
