@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,16 @@ def agent_flows(mirror: MirroredMesh) -> list[dict]:  # type: ignore[type-arg]
 
 
 # -- deployment ----------------------------------------------------------------------------------
+
+
+def dns_egress(pattern: str | None) -> dict[str, Any]:
+    """An egress entry allowing DNS to kube-dns on port 53; with a ``matchPattern`` DNS rule
+    (the lookups go through Cilium's DNS proxy), or without (they bypass it)."""
+    port: dict[str, Any] = {"ports": [{"port": "53", "protocol": "ANY"}]}
+    if pattern is not None:
+        port["rules"] = {"dns": [{"matchPattern": pattern}]}
+    kube_dns = {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}
+    return {"toEndpoints": [{"matchLabels": kube_dns}], "toPorts": [port]}
 
 
 def test_servers_serve_udp_and_sctp_from_agnhost_porter(
@@ -396,22 +407,7 @@ def test_a_hostname_is_resolved_in_the_pod_and_its_drop_found_by_name(
     """A hostname goes to the tool as is (the pod resolves it); a drop of it is found by the
     address the scenario gives, or by the name Hubble gives that address."""
     mirror.externals["api.example.com"] = WORLD_ADDRESS
-    dns = {
-        "toEndpoints": [
-            {
-                "matchLabels": {
-                    "k8s:io.kubernetes.pod.namespace": "kube-system",
-                    "k8s:k8s-app": "kube-dns",
-                }
-            }
-        ],
-        "toPorts": [
-            {
-                "ports": [{"port": "53", "protocol": "ANY"}],
-                "rules": {"dns": [{"matchPattern": "*"}]},
-            }
-        ],
-    }
+    dns = dns_egress("*")
     spec = {**TESTER_TO_BACKEND_ONLY, "egress": [*TESTER_TO_BACKEND_ONLY["egress"], dns]}
     backend.set_policies(served, C1, [cnp(served, spec)])
     named = ExternalTarget("api", None, "api.example.com")
@@ -430,17 +426,7 @@ def test_a_lookup_without_the_dns_proxy_leaves_the_drop_unnamed_and_unproven(
     (``SimulatedMesh.lookup`` says ``resolved``), so Hubble names no destination, and a drop of
     a hostname-only target cannot be matched: a probe error, never a deny."""
     mirror.externals["api.example.com"] = WORLD_ADDRESS
-    dns = {
-        "toEndpoints": [
-            {
-                "matchLabels": {
-                    "k8s:io.kubernetes.pod.namespace": "kube-system",
-                    "k8s:k8s-app": "kube-dns",
-                }
-            }
-        ],
-        "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}]}],
-    }
+    dns = dns_egress(None)
     spec = {**TESTER_TO_BACKEND_ONLY, "egress": [*TESTER_TO_BACKEND_ONLY["egress"], dns]}
     backend.set_policies(served, C1, [cnp(served, spec)])
     named = ExternalTarget("api", None, "api.example.com")
@@ -476,24 +462,7 @@ def test_an_external_target_needs_an_address_or_a_hostname(
 
 DNS_EXAMPLE_NET = {
     "endpointSelector": {"matchLabels": {"app": "frontend"}},
-    "egress": [
-        {
-            "toEndpoints": [
-                {
-                    "matchLabels": {
-                        "k8s:io.kubernetes.pod.namespace": "kube-system",
-                        "k8s:k8s-app": "kube-dns",
-                    }
-                }
-            ],
-            "toPorts": [
-                {
-                    "ports": [{"port": "53", "protocol": "ANY"}],
-                    "rules": {"dns": [{"matchPattern": "*.example.net"}]},
-                }
-            ],
-        }
-    ],
+    "egress": [dns_egress("*.example.net")],
 }
 NO_DNS = {
     "endpointSelector": {"matchLabels": {"app": "frontend"}},
