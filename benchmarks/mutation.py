@@ -4,6 +4,9 @@ the run time. Not part of ``.ci/run``: a full run takes tens of minutes. See doc
     python benchmarks/mutation.py                 # every group
     python benchmarks/mutation.py core cleanup    # some groups (see GROUPS)
     python benchmarks/mutation.py --survivors     # also list the surviving mutants
+    python benchmarks/mutation.py policy --resume # go on with an interrupted run of a group
+    python benchmarks/mutation.py policy --recheck tests/unit/test_mutation_pins_parse.py
+                                                  # survivors against tests written since
 
 Each group runs on its own: the tree is copied (tracked and untracked files, without virtual
 environments or caches) to a work directory per group, and mutmut runs there, with
@@ -15,6 +18,7 @@ never mutated; ``mutmut show NAME`` in a group's work directory shows a mutant.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -212,6 +216,22 @@ def main() -> int:
         help="take tracked files from this commit (e.g. HEAD), untracked tests/ files and "
         "pyproject.toml from the working tree (default: the working tree as it is)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the run in the group's work directory (mutants not yet run only) "
+        "instead of starting afresh",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="only print the results already in the work directory"
+    )
+    parser.add_argument(
+        "--recheck",
+        nargs="+",
+        metavar="TEST",
+        help="run each surviving mutant of the groups against these test files (copied from the "
+        "working tree) and count those they kill; see docs/mutation.md",
+    )
     args = parser.parse_args()
     unknown = set(args.groups) - set(GROUPS)
     if unknown:
@@ -221,9 +241,15 @@ def main() -> int:
     failed = False
     print(f"{'module':<46} {'mutants':>7} {'killed':>7} {'score':>6}  other outcomes")
     for name in args.groups or list(GROUPS):
-        counts, survivors, elapsed = run_group(
-            name, args.workdir / name, args.max_children, args.commit
-        )
+        workdir = args.workdir / name
+        counts: dict[str, Counter[str]] | None
+        if args.report or args.recheck:
+            elapsed = recheck(name, workdir, args.recheck) if args.recheck else 0.0
+            counts, survivors = results(name, workdir)
+        else:
+            counts, survivors, elapsed = run_group(
+                name, workdir, args.max_children, args.commit, args.resume
+            )
         if counts is None:
             failed = True
             continue
@@ -231,33 +257,51 @@ def main() -> int:
         for module, count in sorted(counts.items()):
             total += count
             print(_row(module, count))
-        print(f"  group {name}: {elapsed / 60:.1f} min")
+        done = "results on record" if args.report else "recheck" if args.recheck else "run"
+        print(f"  group {name}: {done}, {elapsed / 60:.1f} min")
         if args.survivors:
             print("\n".join(f"    {line}" for line in survivors))
     print(_row("total", total))
-    print(f"run time: {minutes:.1f} min (mutmut run --max-children {args.max_children})")
+    how = (
+        "results on record"
+        if args.report
+        else f"recheck of the survivors with {' '.join(args.recheck)}"
+        if args.recheck
+        else f"mutmut run --max-children {args.max_children}"
+    )
+    print(f"run time: {minutes:.1f} min ({how})")
     return 1 if failed else 0
 
 
+MUTMUT = Path(sys.executable).with_name("mutmut")
+RECHECKED = "mutants/rechecked.json"
+"""Mutants a recheck killed, by name, with the test file that killed each."""
+
+
 def run_group(
-    name: str, workdir: Path, max_children: int, commit: str | None
+    name: str, workdir: Path, max_children: int, commit: str | None, resume: bool = False
 ) -> tuple[dict[str, Counter[str]] | None, list[str], float]:
     """Run mutmut on one group in its own work directory: per module, how many mutants ended
     how; the surviving mutants; the seconds it took."""
     group = GROUPS[name]
-    # A fresh copy: mutmut decides by modification time what to copy again into mutants/, and
-    # files from git archive carry the commit's time.
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    copy_tree(workdir, commit)
-    narrow_config(workdir, [group])
-    mutmut = Path(sys.executable).with_name("mutmut")
-    patterns = list(group.functions) or [
-        m.removesuffix(".py").replace("/", ".").replace("*", "") + "*" for m in group.modules
-    ]
+    if not resume:
+        # A fresh copy: mutmut decides by modification time what to copy again into mutants/,
+        # and files from git archive carry the commit's time.
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        copy_tree(workdir, commit)
+        narrow_config(workdir, [group])
+    # Named mutants are run again even when they have a result, so a resumed run names none:
+    # mutmut then runs only those without one (the config's modules are the group's).
+    patterns = (
+        []
+        if resume
+        else list(group.functions)
+        or [m.removesuffix(".py").replace("/", ".").replace("*", "") + "*" for m in group.modules]
+    )
     started = time.monotonic()
     run = subprocess.run(
-        [str(mutmut), "run", "--max-children", str(max_children), *patterns],
+        [str(MUTMUT), "run", "--max-children", str(max_children), *patterns],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -267,8 +311,17 @@ def run_group(
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n", file=sys.stderr)
         print(f"group {name}: mutmut run failed (exit code {run.returncode})", file=sys.stderr)
         return None, [], elapsed
+    counts, survivors = results(name, workdir)
+    return counts, survivors, elapsed
+
+
+def results(name: str, workdir: Path) -> tuple[dict[str, Counter[str]], list[str]]:
+    """Per module, how many of the group's mutants ended how (a recheck's kills counted as
+    killed); the mutants that survived both."""
+    group = GROUPS[name]
+    rechecked = _rechecked(workdir)
     listed = subprocess.run(
-        [str(mutmut), "results", "--all", "true"],
+        [str(MUTMUT), "results", "--all", "true"],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -284,10 +337,65 @@ def run_group(
         if not any(Path(module).match(m) for m in group.modules):
             continue
         status = found["status"]
+        mutant = line.strip().split(":")[0]
+        if status not in (*KILLED, NOT_CHECKED) and mutant in rechecked:
+            status = "killed"
         counts.setdefault(module, Counter())[status] += 1
         if status not in (*KILLED, NOT_CHECKED):
             survivors.append(line.strip())
-    return counts, survivors, elapsed
+    return counts, survivors
+
+
+def _rechecked(workdir: Path) -> dict[str, str]:
+    path = workdir / RECHECKED
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def recheck(name: str, workdir: Path, tests: list[str]) -> float:
+    """Run each mutant of the group that survived (or had no test) against ``tests`` alone.
+
+    mutmut runs a mutant against every selected test that calls its function, all of which the
+    survivors already passed; a test written since would run last, after a minute of those. So
+    the new tests run here on their own, with mutmut's trampoline (``MUTANT_UNDER_TEST`` in
+    ``mutants/``), and a mutant one of them fails is recorded as killed in ``RECHECKED``. List
+    them in the group's tests too, so that a fresh run counts them."""
+    _, survivors = results(name, workdir)
+    for test in tests:
+        target = workdir / "mutants" / test
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / test, target)
+    rechecked = _rechecked(workdir)
+    started = time.monotonic()
+    if _pytest(workdir, tests, "none").returncode != 0:  # a mutant of nothing: the clean code
+        sys.exit(f"recheck: {' '.join(tests)} do not pass on the unmutated code in {workdir}")
+    for line in survivors:
+        mutant = line.split(":")[0]
+        if _pytest(workdir, tests, mutant).returncode == 1:  # 0: all passed; else no verdict
+            rechecked[mutant] = " ".join(tests)
+    (workdir / RECHECKED).write_text(json.dumps(rechecked, indent=1, sort_keys=True))
+    return time.monotonic() - started
+
+
+def _pytest(workdir: Path, tests: list[str], mutant: str) -> subprocess.CompletedProcess[str]:
+    """``tests`` in ``mutants/``, stopping at the first failure, with ``mutant`` switched on."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            *tests,
+        ],
+        cwd=workdir / "mutants",
+        env={**os.environ, "MUTANT_UNDER_TEST": mutant},
+        capture_output=True,
+        text=True,
+    )
 
 
 KILLED = ("killed", "timeout")
