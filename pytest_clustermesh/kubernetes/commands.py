@@ -40,7 +40,7 @@ import math
 import re
 import secrets
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -415,12 +415,12 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
         if arg == "--insecure":
             insecure = True
         elif arg == "--header":
-            name, sep, value = next(args, "").partition(": ")
+            name, sep, value = _value_of(arg, args).partition(": ")
             if not sep:
                 raise ValueError(f"a header without ': ' in {shlex.join(argv)}")
             headers.append((name, value))
         elif arg in ("--connect-timeout", "--max-time", "--request", "--write-out"):
-            values[arg] = next(args, "")
+            values[arg] = _value_of(arg, args)
         elif arg.startswith("-"):
             raise ValueError(f"unknown curl option {arg}")
         else:
@@ -435,6 +435,15 @@ def parse_curl(argv: Sequence[str]) -> CurlRequest:
         tuple(headers),
         insecure,
     )
+
+
+def _value_of(option: str, args: Iterator[str]) -> str:
+    """The argument after ``option``: curl refuses an option that takes one as the last word
+    (``curl: option --request: requires parameter``)."""
+    value = next(args, None)
+    if value is None:
+        raise ValueError(f"option {option}: requires parameter")
+    return value
 
 
 def parse_connect(argv: Sequence[str]) -> ConnectRequest:
