@@ -559,3 +559,40 @@ def test_a_backend_that_loses_a_probe_fails_the_batch_rather_than_misjudge_it() 
         with pytest.raises(ValueError, match="zip"):
             run.check(plan.cases[0], plan.cases)
         session.close()
+
+
+def test_a_cell_whose_name_does_not_resolve_says_the_probe_cannot_test_the_policy(
+    tmp_path: Path,
+) -> None:
+    # No rule of fe's egress allows DNS, so its lookup of the external's hostname is dropped and
+    # the probe never reaches the address the policy is about (cilium-semantics.md s17).
+    no_dns = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "no-dns"},
+        "spec": {
+            "endpointSelector": {"matchLabels": {"app": "fe"}},
+            "egress": [{"toCIDR": ["203.0.113.10/32"]}],
+        },
+    }
+    data = {
+        **SCENARIO,
+        "externals": {"web": {"address": "203.0.113.10", "hostname": "web.example.net"}},
+        "policies": {"no-dns": {"inline": no_dns}},
+        "steps": [
+            {
+                "name": "s",
+                "policies": {"c1": ["no-dns"]},
+                "matrix": {"from": "c1/fe", "to": "external/web", "port": 443},
+            }
+        ],
+    }
+    plan = expand_scenario(data, tmp_path / "dns.scenario.yaml")
+    run = MeshSession(TeardownMesh(), "r").run_for(plan)
+    (case,) = plan.cases
+    judgement = run.check(case, plan.cases)
+    assert not judgement.passed and judgement.expected is Verdict.ALLOW
+    assert judgement.result.outcome is Outcome.DNS_FAILURE
+    assert judgement.message.startswith(
+        f"{case.probe} in step s: the probe cannot test the policy: "
+    )
