@@ -75,7 +75,6 @@ OBJECT_META = (
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
 class ValidationProblem(Exception):
@@ -241,7 +240,7 @@ def _validator(kind: str, version: Version) -> Any:
         values = node.get("enum")
         if not isinstance(values, list):
             continue
-        target = "entity" if "world" in values else "protocol" if "SCTP" in values else None
+        target = _enum_target(values)
         if target is None:
             continue
         for where, value, since in ENUM_GATES:
@@ -276,12 +275,19 @@ def _schema_errors(
         yield ValidationProblem(_say(error, version), path)
 
 
+def _enum_target(values: list[Any]) -> str | None:
+    """Which gated enum ``values`` is (:data:`ENUM_GATES`): the entities or the protocols."""
+    return "entity" if "world" in values else "protocol" if "SCTP" in values else None
+
+
 def _say(error: jsonschema.ValidationError, version: Version) -> str:
     """A schema error in the policy's words: what is wrong and what would be valid."""
     value = error.instance
     keyword = error.validator
-    gated = [(where, since) for where, gated, since in ENUM_GATES if gated == value]
-    if keyword == "enum" and gated and version < gated[0][1]:
+    target = _enum_target(error.validator_value) if keyword == "enum" else None
+    # Only the enum the value failed: VRRP, a protocol of 1.19, is no entity in any release.
+    gated = [(w, since) for w, gated, since in ENUM_GATES if gated == value and w == target]
+    if gated and version < gated[0][1]:
         return (
             f"{gated[0][0]} {value!r} needs Cilium {gated[0][1]} or later; this cluster runs "
             f"{version.major}.{version.minor}"
@@ -466,6 +472,24 @@ def _knp_selector(raw: Any, path: Path) -> Iterator[ValidationProblem]:
                 yield exc
 
 
+def _port_name_problems(name: str) -> list[str]:
+    """Why ``name`` is no port name, as k8s.io/apimachinery ``IsValidPortName`` says (an IANA
+    service name, RFC 6335, in lower case)."""
+    wrong = []
+    if len(name) > 15:
+        wrong.append("at most 15 characters")
+    if not re.fullmatch("[-a-z0-9]+", name):
+        wrong.append("only a-z, 0-9 and '-'")
+    if not re.search("[a-z]", name):
+        number = " (a port number is written without quotes)" if name.isdigit() else ""
+        wrong.append(f"at least one letter{number}")
+    if "--" in name:
+        wrong.append("no two hyphens in a row")
+    if name.startswith("-") or name.endswith("-"):
+        wrong.append("no hyphen at either end")
+    return wrong
+
+
 def _knp_port(port: Mapping[str, Any], path: Path) -> Iterator[ValidationProblem]:
     protocol = port.get("protocol")
     if protocol is not None and protocol not in ("TCP", "UDP", "SCTP"):
@@ -473,10 +497,14 @@ def _knp_port(port: Mapping[str, Any], path: Path) -> Iterator[ValidationProblem
             f"{protocol!r} is not one of TCP, UDP, SCTP (case matters)", (*path, "protocol")
         )
     value = port.get("port")
-    if isinstance(value, str) and not value.isdigit():
-        if len(value) > 15 or not _PORT_NAME.match(value) or not re.search("[a-z]", value):
-            yield ValidationProblem(f"{value!r} is not a valid port name", (*path, "port"))
-    elif isinstance(value, bool) or (value is not None and not isinstance(value, int | str)):
+    if isinstance(value, str):
+        # An IntOrString written as a string is a name, "80" included (IsValidPortName).
+        wrong = _port_name_problems(value)
+        if wrong:
+            yield ValidationProblem(
+                f"{value!r} is not a valid port name: {'; '.join(wrong)}", (*path, "port")
+            )
+    elif isinstance(value, bool) or (value is not None and not isinstance(value, int)):
         yield ValidationProblem("expected a port number or name", (*path, "port"))
     elif value is not None and not 1 <= int(value) <= 65535:
         yield ValidationProblem(f"port {value} is out of range 1-65535", (*path, "port"))
