@@ -488,10 +488,12 @@ def parse_icmps(raw: Any, path: Path) -> tuple[PortRule, ...]:
                 raise InvalidPolicy("family must be IPv4 or IPv6", (*where, "family"))
             kind = field.get("type")
             number: int | None
-            if isinstance(kind, int) and not isinstance(kind, bool):
-                number = kind
-            elif isinstance(kind, str) and kind.isdigit():
+            if (isinstance(kind, int) and not isinstance(kind, bool)) or _is_number(kind):
                 number = int(kind)
+                if not 0 <= number <= 255:
+                    raise InvalidPolicy(
+                        f"ICMP type {number} is out of range 0-255", (*where, "type")
+                    )
             elif isinstance(kind, str):
                 number = _ICMP_NAMES[family].get(kind)
                 if number is None:
@@ -500,11 +502,14 @@ def parse_icmps(raw: Any, path: Path) -> tuple[PortRule, ...]:
                     number = -1
             else:
                 raise InvalidPolicy("type is an ICMP type number or name", (*where, "type"))
-            if not -1 <= number <= 255:
-                raise InvalidPolicy(f"ICMP type {number} is out of range 0-255", (*where, "type"))
             protocol: L4 = "ICMP" if family == "IPv4" else "ICMPv6"
             rules.append(PortRule(number, protocols=frozenset({protocol})))
     return tuple(rules)
+
+
+def _is_number(value: Any) -> bool:
+    """A string of ASCII digits: ``str.isdigit`` also admits ``²``, which ``int()`` refuses."""
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 _L7_FEATURES = {"kafka": "Kafka L7 rules", "l7proto": "l7proto rules"}
@@ -580,7 +585,7 @@ def _port_rule(
     named: str | None = None
     if port is None or str(port) == "0":
         number = None
-    elif isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+    elif isinstance(port, int) or _is_number(port):
         number = int(port)
         if not 1 <= number <= 65535:
             raise InvalidPolicy(f"port {number} is out of range", (*path, "port"))
