@@ -5,6 +5,8 @@ the run time. Not part of ``.ci/run``: a full run takes tens of minutes. See doc
     python benchmarks/mutation.py core cleanup    # some groups (see GROUPS)
     python benchmarks/mutation.py --survivors     # also list the surviving mutants
     python benchmarks/mutation.py policy --resume # go on with an interrupted run of a group
+    python benchmarks/mutation.py policy --resume --sample 250
+                                                  # only a random sample of the rest
     python benchmarks/mutation.py policy --recheck tests/unit/test_mutation_pins_parse.py
                                                   # survivors against tests written since
 
@@ -18,15 +20,20 @@ never mutated; ``mutmut show NAME`` in a group's work directory shows a mutant.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +82,7 @@ GROUPS = {
             "tests/kubernetes/test_apiserver_pure.py",
             "tests/kubernetes/test_mutation_pins_probing.py",
             "tests/kubernetes/test_mutation_pins_classify.py",
+            "tests/kubernetes/test_mutation_pins_curl.py",
         ),
     ),
     "cleanup": Group(
@@ -123,7 +131,13 @@ GROUPS = {
             "tests/unit/test_kcnp_decide.py",
             "tests/unit/test_externals.py",
             "tests/unit/test_kube_apiserver.py",
+            "tests/unit/test_dns_queries.py",
             "tests/unit/test_mutation_pins_policy.py",
+            "tests/unit/test_mutation_pins_decide.py",
+            "tests/unit/test_mutation_pins_parse.py",
+            "tests/unit/test_mutation_pins_rules.py",
+            "tests/unit/test_mutation_pins_tiers.py",
+            "tests/unit/test_mutation_pins_validate.py",
         ),
     ),
     "scenario": Group(
@@ -219,9 +233,18 @@ def main() -> int:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="go on with the run in the group's work directory (mutants not yet run only) "
-        "instead of starting afresh",
+        help="go on with the run in the group's work directory instead of starting afresh: its "
+        "code and tests brought up to date, it runs the mutants without a result (those of "
+        "changed functions included)",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="with --resume: run only N mutants drawn at random from those not yet run, and "
+        "estimate the score of all of them from these",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="of --sample's draw (default 1)")
     parser.add_argument(
         "--report", action="store_true", help="only print the results already in the work directory"
     )
@@ -233,6 +256,8 @@ def main() -> int:
         "working tree) and count those they kill; see docs/mutation.md",
     )
     args = parser.parse_args()
+    if args.sample is not None and not args.resume:
+        parser.error("--sample draws from the mutants a run left: use it with --resume")
     unknown = set(args.groups) - set(GROUPS)
     if unknown:
         parser.error(f"unknown group {', '.join(sorted(unknown))}: choose from {', '.join(GROUPS)}")
@@ -244,11 +269,18 @@ def main() -> int:
         workdir = args.workdir / name
         counts: dict[str, Counter[str]] | None
         if args.report or args.recheck:
-            elapsed = recheck(name, workdir, args.recheck) if args.recheck else 0.0
+            elapsed = (
+                recheck(name, workdir, args.recheck, args.max_children) if args.recheck else 0.0
+            )
             counts, survivors = results(name, workdir)
         else:
             counts, survivors, elapsed = run_group(
-                name, workdir, args.max_children, args.commit, args.resume
+                name,
+                workdir,
+                args.max_children,
+                args.commit,
+                args.resume,
+                None if args.sample is None else (args.sample, args.seed),
             )
         if counts is None:
             failed = True
@@ -259,6 +291,9 @@ def main() -> int:
             print(_row(module, count))
         done = "results on record" if args.report else "recheck" if args.recheck else "run"
         print(f"  group {name}: {done}, {elapsed / 60:.1f} min")
+        estimate = sample_estimate(workdir)
+        if estimate:
+            print(estimate)
         if args.survivors:
             print("\n".join(f"    {line}" for line in survivors))
     print(_row("total", total))
@@ -279,12 +314,23 @@ RECHECKED = "mutants/rechecked.json"
 
 
 def run_group(
-    name: str, workdir: Path, max_children: int, commit: str | None, resume: bool = False
+    name: str,
+    workdir: Path,
+    max_children: int,
+    commit: str | None,
+    resume: bool = False,
+    sample: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Counter[str]] | None, list[str], float]:
     """Run mutmut on one group in its own work directory: per module, how many mutants ended
-    how; the surviving mutants; the seconds it took."""
+    how; the surviving mutants; the seconds it took. ``resume`` goes on in the work directory,
+    brought up to date (:func:`refresh`); ``sample`` (size, seed) runs only that many of the
+    mutants not yet run, drawn at random."""
     group = GROUPS[name]
-    if not resume:
+    if resume:
+        refresh(workdir, group, commit)
+        if sample:
+            _generate(workdir)
+    else:
         # A fresh copy: mutmut decides by modification time what to copy again into mutants/,
         # and files from git archive carry the commit's time.
         shutil.rmtree(workdir, ignore_errors=True)
@@ -294,7 +340,9 @@ def run_group(
     # Named mutants are run again even when they have a result, so a resumed run names none:
     # mutmut then runs only those without one (the config's modules are the group's).
     patterns = (
-        []
+        draw(workdir, *sample)
+        if sample
+        else []
         if resume
         else list(group.functions)
         or [m.removesuffix(".py").replace("/", ".").replace("*", "") + "*" for m in group.modules]
@@ -313,6 +361,86 @@ def run_group(
         return None, [], elapsed
     counts, survivors = results(name, workdir)
     return counts, survivors, elapsed
+
+
+def refresh(workdir: Path, group: Group, commit: str | None) -> None:
+    """Bring a work directory up to date for a resumed run: the tests (and the group's list of
+    them) and the code, as a fresh run would take them. Changed files get a new modification
+    time, by which mutmut tells what to mutate again; it then forgets the results of the
+    functions that changed, and keeps the others'."""
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch)
+        copy_tree(fresh, commit)
+        shutil.rmtree(workdir / "tests", ignore_errors=True)
+        for source in fresh.rglob("*"):
+            target = workdir / source.relative_to(fresh)
+            if source.is_dir() or (target.exists() and filecmp.cmp(source, target, False)):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    narrow_config(workdir, [group])
+
+
+def _generate(workdir: Path) -> None:
+    """Let mutmut write the mutants of the code in ``workdir`` and forget the results of the
+    functions that changed, without running any, so that a sample is drawn from what the next
+    run would run. mutmut has no command for that alone: a run filtered to a name no mutant
+    has does it, then stops ("nothing matches"), and its failure is expected."""
+    subprocess.run(
+        [str(MUTMUT), "run", "no.such.mutant"], cwd=workdir, capture_output=True, check=False
+    )
+
+
+SAMPLE = "mutants/sample.json"
+KILLING_CODES = {1, 3, 24, -24, 36, 152, 255}
+"""The exit codes mutmut counts as killed or timeout (``mutmut.stats.status_by_exit_code``)."""
+
+
+def draw(workdir: Path, size: int, seed: int) -> list[str]:
+    """``size`` mutants drawn at random from those the run has not run yet; recorded in
+    ``SAMPLE`` with how many there were to draw from."""
+    waiting = sorted(
+        name
+        for meta in (workdir / "mutants").rglob("*.py.meta")
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
+        if code is None
+    )
+    drawn = random.Random(seed).sample(waiting, min(size, len(waiting)))
+    record = {"seed": seed, "population": len(waiting), "drawn": sorted(drawn)}
+    (workdir / SAMPLE).write_text(json.dumps(record, indent=1))
+    return drawn
+
+
+def sample_estimate(workdir: Path) -> str | None:
+    """What the recorded sample says of all the mutants it was drawn from: its kill rate with
+    a 95 % Wilson interval."""
+    path = workdir / SAMPLE
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    codes = {
+        name: code
+        for meta in (workdir / "mutants").rglob("*.py.meta")
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
+    }
+    rechecked = _rechecked(workdir)
+    ran = [name for name in record["drawn"] if codes.get(name) is not None]
+    killed = sum(1 for name in ran if codes[name] in KILLING_CODES or name in rechecked)
+    if not ran:
+        return None
+    low, high = _wilson(killed, len(ran))
+    return (
+        f"  sample: {killed} of {len(ran)} killed ({100 * killed / len(ran):.1f} %, 95 % "
+        f"interval {100 * low:.1f}-{100 * high:.1f} %), drawn (seed {record['seed']}) from the "
+        f"{record['population']} mutants not run before it"
+    )
+
+
+def _wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def results(name: str, workdir: Path) -> tuple[dict[str, Counter[str]], list[str]]:
@@ -351,7 +479,7 @@ def _rechecked(workdir: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def recheck(name: str, workdir: Path, tests: list[str]) -> float:
+def recheck(name: str, workdir: Path, tests: list[str], max_children: int = 2) -> float:
     """Run each mutant of the group that survived (or had no test) against ``tests`` alone.
 
     mutmut runs a mutant against every selected test that calls its function, all of which the
@@ -368,10 +496,12 @@ def recheck(name: str, workdir: Path, tests: list[str]) -> float:
     started = time.monotonic()
     if _pytest(workdir, tests, "none").returncode != 0:  # a mutant of nothing: the clean code
         sys.exit(f"recheck: {' '.join(tests)} do not pass on the unmutated code in {workdir}")
-    for line in survivors:
-        mutant = line.split(":")[0]
-        if _pytest(workdir, tests, mutant).returncode == 1:  # 0: all passed; else no verdict
-            rechecked[mutant] = " ".join(tests)
+    mutants = [line.split(":")[0] for line in survivors]
+    with ThreadPoolExecutor(max_children) as pool:  # each runs its own pytest process
+        runs = pool.map(lambda mutant: _pytest(workdir, tests, mutant), mutants)
+        for mutant, run in zip(mutants, runs, strict=True):
+            if run.returncode == 1:  # 0: all passed; anything else is no verdict
+                rechecked[mutant] = " ".join(tests)
     (workdir / RECHECKED).write_text(json.dumps(rechecked, indent=1, sort_keys=True))
     return time.monotonic() - started
 
