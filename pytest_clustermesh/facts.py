@@ -220,7 +220,7 @@ def version_specifier(text: str) -> SpecifierSet:
 def in_range(version: Version, spec: SpecifierSet) -> bool:
     """Whether ``version`` satisfies ``spec``, a pre-release counting as the release it leads
     to (1.20.0-pre.4 is a 1.20, as :func:`release_of` has it), not as below it."""
-    return spec.contains(Version(version.base_version), prereleases=True)
+    return Version(version.base_version) in spec
 
 
 def canonical_value(value: object) -> str:
