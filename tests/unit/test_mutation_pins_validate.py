@@ -566,3 +566,13 @@ BLOCK = (*KNP_ING0, "from", 0, "ipBlock")
 )
 def test_knp_ip_block_rejected(doc: dict[str, Any], message: str, path: tuple[Any, ...]) -> None:
     assert problem(doc) == (message, path)
+
+
+def test_icmps_beside_to_ports_is_refused_at_the_icmps() -> None:
+    # pkg/policy/api/rule_validation.go: "the ICMPs block may only be present without ToPorts".
+    doc = cnp(
+        {**ES, "ingress": [{"icmps": [{"fields": [{"type": 8}]}], "toPorts": [{"ports": []}]}]}
+    )
+    found = problem(doc)
+    assert found is not None and found[1] == (*ING0, "icmps")
+    assert found[0].startswith("the icmps block may only be present without toPorts")
