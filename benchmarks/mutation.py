@@ -36,6 +36,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest-clustermesh-mutation"
@@ -398,16 +399,25 @@ KILLING_CODES = {1, 3, 24, -24, 36, 152, 255}
 
 def draw(workdir: Path, size: int, seed: int) -> list[str]:
     """``size`` mutants drawn at random from those the run has not run yet; recorded in
-    ``SAMPLE`` with how many there were to draw from."""
+    ``SAMPLE`` with how many there were to draw from. A sample already recorded grows: the new
+    mutants come from those it left, so the whole stays a uniform draw from the first
+    population."""
     waiting = sorted(
         name
         for meta in (workdir / "mutants").rglob("*.py.meta")
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
         if code is None
     )
-    drawn = random.Random(seed).sample(waiting, min(size, len(waiting)))
-    record = {"seed": seed, "population": len(waiting), "drawn": sorted(drawn)}
-    (workdir / SAMPLE).write_text(json.dumps(record, indent=1))
+    path = workdir / SAMPLE
+    record: dict[str, Any] = (
+        json.loads(path.read_text())
+        if path.exists()
+        else {"seed": seed, "population": len(waiting), "drawn": []}
+    )
+    left = sorted(set(waiting) - set(record["drawn"]))
+    drawn = random.Random(f"{seed}/{len(record['drawn'])}").sample(left, min(size, len(left)))
+    record["drawn"] = sorted([*record["drawn"], *drawn])
+    path.write_text(json.dumps(record, indent=1))
     return drawn
 
 
