@@ -249,7 +249,9 @@ class _CiliumRuleParser:
                 continue
             peers += self.peers(key, item[key], (*path, key))
         ports: tuple[PortRule, ...] | None = None
-        if "toPorts" in item:
+        if item.get("toPorts"):
+            # An empty toPorts restricts nothing: Cilium tests len(ToPorts) == 0 ("No L4
+            # restrictions", pkg/policy/rule.go), as for an absent one.
             ports = parse_cilium_ports(
                 item["toPorts"], (*path, "toPorts"), deny, self.ctx, direction
             )

@@ -292,3 +292,14 @@ def test_a_dns_pattern_matches_names_as_cilium_matches_them(
     pattern: str, name: str, matches: bool
 ) -> None:
     assert fqdn_match(pattern, name) is matches
+
+
+@pytest.mark.parametrize("to_ports", [[], None])
+def test_an_empty_to_ports_restricts_no_port_like_an_absent_one(to_ports: Any) -> None:
+    # pkg/policy/rule.go: `if len(r.ToPorts) == 0` -> "No L4 restrictions; allowing".
+    entry: dict[str, Any] = {"fromEndpoints": [{}]}
+    if to_ports is not None:
+        entry["toPorts"] = to_ports
+    (rule,) = parse_document(cnp(ingress(entry)), CTX)
+    (parsed,) = rule.entries
+    assert parsed.ports is None
