@@ -707,3 +707,119 @@ def test_a_cluster_policy_pickles_without_its_index(warm: bool) -> None:
     assert "index" not in vars(copy)
     assert copy == policy
     assert copy.index.outcome("ingress", BACKEND, REMOTE_FRONTEND, Flow(8080)) is DROPPED
+
+
+# -- more rows the mutation sample left unpinned ---------------------------------------------------
+
+NAMED_HTTP_DENY = cnp(
+    {
+        "endpointSelector": FE,
+        "egressDeny": [{"toEndpoints": [BE], "toPorts": [{"ports": [{"port": "http"}]}]}],
+        "egress": [{"toEndpoints": [BE]}],
+    }
+)
+AMBIGUOUS_HTTP = Flow(8080, port_name="http", ambiguous=frozenset({"http"}))
+
+# fmt: off
+MORE_EXPLANATIONS = [
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [FE]})),
+        "egress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        ("egress at c1: no rule puts the endpoint into egress default deny (the rules selecting "
+         "it have no egress section, or enableDefaultDeny.egress: false)",),
+        id="s3: a rule with no egress section leaves egress out of default deny",
+    ),
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [FE], "toPorts": [{"ports": [{"port": "8080"}],
+            "rules": {"http": [{"method": "GET", "path": "/a"},
+                               {"method": "PUT", "path": "/b"}]}}]})),
+        "ingress", BACKEND, FRONTEND, Flow(8080, method="POST", path="/c"), L7,
+        (f"{IN}POST /c matches no HTTP rule of {CNP_IN}[0] (GET /a; PUT /b)",),
+        id="s5, SF10: a request no HTTP rule matches is answered 403, every rule listed, "
+        "joined by '; '",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": FE,
+                     "egressDeny": [{"toCIDR": ["203.0.113.0/24"]}],
+                     "egress": [TO_WORLD, {"toEndpoints": [BE]}]})),
+        "egress", FRONTEND, NAME_ONLY, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {CNP_OUT}Deny[0]: toCIDR 203.0.113.0/24: the "
+         "external's address is not given, only its name",
+         f"{OUT}deny rule {CNP_OUT}Deny[0] does not apply: toCIDR 203.0.113.0/24: the address is "
+         "not in it",
+         f"{OUT}allow rule {CNP_OUT}[1] does not apply: endpoints {{any:app=backend, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.kubernetes.pod.namespace=demo}: selects "
+         "Cilium endpoints, not the world outside the mesh"),
+        id="s17, s13: a deny the model cannot tell leaves it unknown; an allow that matches is "
+        "not a near miss, and the allows after it still are",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": BE,
+                     "ingressDeny": [{"fromEndpoints": [FE],
+                                      "toPorts": [{"ports": [{"port": "80"}]}]},
+                                     {"fromEndpoints": [FE]}],
+                     "ingress": [{"fromEndpoints": [FE]}]})),
+        "ingress", BACKEND, FRONTEND, Flow(8080), DROPPED,
+        (f"{IN}denied by {CNP_IN}Deny[1]",
+         f"{IN}deny rule {CNP_IN}Deny[0] does not apply: port 8080/TCP is not among its ports "
+         "(80/ANY)",
+         f"{IN}allow rule {CNP_IN}[0] does not apply: it matches, but a deny rule wins"),
+        id="SF8: a deny on another port does not stop a later deny from winning",
+    ),
+    pytest.param(
+        cluster(NAMED_HTTP_DENY, version="1.19"),
+        "egress", FRONTEND, BACKEND, AMBIGUOUS_HTTP, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {CNP_OUT}Deny[0]: named port 'http', which "
+         "stands for several numbers among the mesh's pods; before 1.20 egress resolves it per "
+         "node, not per destination (cilium#24779)",),
+        id="s5, s13: before 1.20 an egress deny on a named port of several numbers is unknown, "
+        "not skipped (cilium#24779)",
+    ),
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [FE]}),
+                setting="1.19, policy-default-local-cluster off"),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        ("ingress at c1 (1.19, policy-default-local-cluster off): allowed by "
+         f"{CNP_IN}[0]",),
+        id="s15: in a mixed mesh every line names the deciding cluster's settings",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("policy", "direction", "local", "peer", "flow", "expected", "reasons"), MORE_EXPLANATIONS
+)
+def test_more_whole_explanations(
+    policy: ClusterPolicy,
+    direction: Direction,
+    local: Identity,
+    peer: Identity,
+    flow: Flow,
+    expected: Outcome,
+    reasons: tuple[str, ...],
+) -> None:
+    test_whole_explanations(policy, direction, local, peer, flow, expected, reasons)
+
+
+def test_an_entry_with_an_empty_port_list_says_it_lists_no_port() -> None:
+    """s5: an entry whose port list is empty admits no TCP/UDP/SCTP port, and says so."""
+    entry = Entry("ingress", False, ANY_PEER, (), "R e")
+    decision = decide_direction(hand_built(entry), "ingress", BACKEND, FRONTEND, Flow(8080))
+    assert decision.outcome is DROPPED
+    assert decision.reasons[1:] == (
+        "ingress at c1: allow rule R e does not apply: port 8080/TCP is not among its ports "
+        "(no TCP/UDP/SCTP port)",
+    )
+
+
+def test_decisions_computed_counts_each_verdict_once() -> None:
+    """The index's count of evaluated verdicts: one per (direction, selection, peer class,
+    flow), a repeat answered from the memo."""
+    policy = cluster(be_ingress({"fromEndpoints": [FE]}))
+    assert policy.index.decisions_computed == 0
+    assert policy.index.outcome("ingress", BACKEND, FRONTEND, Flow(8080)) is ALLOWED
+    assert policy.index.outcome("ingress", BACKEND, FRONTEND, Flow(8080)) is ALLOWED
+    assert policy.index.decisions_computed == 1
+    assert policy.index.outcome("ingress", BACKEND, FRONTEND, Flow(80)) is ALLOWED
+    assert policy.index.decisions_computed == 2

@@ -625,3 +625,67 @@ def test_a_port_of_digits_that_are_not_ascii_is_a_name_not_a_crash() -> None:
     # "²".isdigit() holds but int("²") fails; the CRD's port pattern lets it through.
     port = only_port(parse_document(cnp_in(to_ports({"ports": [{"port": "8²"}]})), LOCAL_ON))
     assert (port.port, port.name) == (None, "8²")
+
+
+def expression(op: str, **fields: Any) -> dict[str, Any]:
+    return {"matchExpressions": [{"key": "env", "operator": op, **fields}]}
+
+
+ME0 = ("matchExpressions", 0)
+V1_17 = ClusterContext("c1", Version("1.17"), False)
+
+# fmt: off
+MORE_REFUSALS = [
+    Refusal("apimachinery ValidateLabelSelectorRequirement: NotIn needs values too (the CRD "
+            "does not say so)", cnp_in({"fromEndpoints": [expression("NotIn")]}),
+            "operator NotIn needs values", (*KP0, "fromEndpoints", 0, *ME0)),
+    Refusal("apimachinery ValidateLabelSelectorRequirement: DoesNotExist takes no values",
+            cnp_in({"fromEndpoints": [expression("DoesNotExist", values=["a"])]}),
+            "operator DoesNotExist takes no values", (*KP0, "fromEndpoints", 0, *ME0)),
+    Refusal("apimachinery LabelSelector.matchExpressions is a list (a NetworkPolicy's shape "
+            "errors are the parser's own)",
+            knp({"podSelector": {"matchExpressions": "x"}}),
+            "expected a list, got str", ("spec", "podSelector", "matchExpressions")),
+    Refusal("apimachinery LabelSelectorRequirement.key is required",
+            knp({"podSelector": {"matchExpressions": [{"operator": "Exists"}]}}),
+            "key is required", ("spec", "podSelector", *ME0)),
+    Refusal("pkg/policy/api/rule_validation.go from 1.17: a rule whose sections are all empty "
+            "has none (the CRD only asks that a section key be there)",
+            cnp({"ingress": []}),
+            "rule must have at least one of ingress, ingressDeny, egress, egressDeny", ("spec",),
+            V1_17),
+    Refusal("... from 1.17 on, in a clusterwide policy's specs too",
+            ccnp_specs({"endpointSelector": {}, "egress": [], "ingressDeny": []}),
+            "rule must have at least one of ingress, ingressDeny, egress, egressDeny",
+            ("specs", 0)),
+    Refusal("apimachinery ValidateLabelSelectorRequirement: In needs values, in the "
+            "endpointSelector (pkg/policy/api/rule.go Rule.EndpointSelector)",
+            {**cnp({}), "spec": {"endpointSelector": expression("In"), "ingress": [{}]}},
+            "operator In needs values", ("spec", "endpointSelector", *ME0)),
+    Refusal("... and in a nodeSelector (pkg/policy/api/rule.go Rule.NodeSelector)",
+            ccnp_specs({"nodeSelector": expression("In"), "ingress": [{}]}),
+            "operator In needs values", ("specs", 0, "nodeSelector", *ME0)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", MORE_REFUSALS, ids=lambda row: row.source[:60])
+def test_more_documents_the_model_refuses_say_why_and_where(row: Refusal) -> None:
+    with pytest.raises(InvalidPolicy) as caught:
+        parse_document(row.doc, row.ctx)
+    assert (caught.value.message, caught.value.path) == (row.message, row.path), row.source
+
+
+def test_a_rule_with_empty_sections_is_read_before_1_17() -> None:
+    # pkg/policy/api/rule_validation.go: the "at least one section" check arrived in 1.17.
+    ctx = ClusterContext("c1", Version("1.16"), False)
+    [rule] = parse_document(cnp({"ingress": []}), ctx)
+    assert rule.entries == ()
+
+
+def test_a_subject_of_reserved_labels_is_not_scoped_to_the_namespace() -> None:
+    # pkg/policy/api/selector.go: a reserved: label selects a reserved identity (the host),
+    # which has no namespace; the policy's namespace is not added to such a subject.
+    doc = cnp({"endpointSelector": {"matchLabels": {"reserved:host": ""}}, "ingress": [{}]})
+    [rule] = parse_document(doc, LOCAL_ON)
+    assert str(rule.subject) == "{reserved:host=}"

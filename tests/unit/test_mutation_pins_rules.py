@@ -576,3 +576,48 @@ def test_reachable_clusters_and_why(
     local: ServiceView, others: list[ServiceView], clusters: list[str], reasons: list[str]
 ) -> None:
     assert reachable_clusters(local, others) == (clusters, reasons)
+
+
+def test_not_in_admits_an_identity_without_those_values() -> None:
+    # k8s.io/apimachinery pkg/labels/selector.go Requirement.Matches: NotIn holds when the label
+    # is absent or has none of the values.
+    not_web = Requirement(SOURCE_K8S, "app", "NotIn", frozenset({"web"}))
+    assert not not_web.matches(pod_identity({"app": "web"}, "ns", {}, None, LOCAL))
+    assert not_web.matches(pod_identity({"app": "db"}, "ns", {}, None, LOCAL))
+    assert not_web.matches(pod_identity({}, "ns", {}, None, LOCAL))
+
+
+def test_l7_port_rules_of_one_entry_that_admit_a_port_merge() -> None:
+    # pkg/policy/l4.go mergePortProto: the toPorts items of one rule that select the same port
+    # merge their L7 rules (docs/cilium-semantics.md Q4); DNS rules alone stay DNS-only.
+    from pytest_clustermesh.policy.rules import L4, Entry
+
+    udp: frozenset[L4] = frozenset({"UDP"})
+    entry = Entry(
+        "egress",
+        False,
+        (),
+        (
+            PortRule(53, None, udp, dns=("a.example.com",)),
+            PortRule(53, None, udp, dns=("*.example.org",)),
+        ),
+        "CNP ns/p",
+    )
+    merged = entry.port_rule(53, "UDP")
+    assert merged == PortRule(53, None, udp, None, None, dns=("a.example.com", "*.example.org"))
+
+
+def test_a_prediction_table_needs_every_endpoints_cluster() -> None:
+    # The plugin's own contract (pairs.prediction_table): a pod whose cluster has no policy
+    # state is a caller error named by cluster, not a bare KeyError of the first lookup.
+    from pytest_clustermesh.policy import ClusterPolicy, Flow
+    from pytest_clustermesh.policy.pairs import Endpoint, prediction_table
+
+    pods = [
+        Endpoint("a", "c1", pod_identity({"app": "a"}, "ns", {}, None, "c1")),
+        Endpoint("b", "c3", pod_identity({"app": "b"}, "ns", {}, None, "c3")),
+        Endpoint("c", "c2", pod_identity({"app": "c"}, "ns", {}, None, "c2")),
+    ]
+    with pytest.raises(KeyError) as caught:
+        prediction_table({"c1": ClusterPolicy("c1", ())}, pods, Flow(80))
+    assert caught.value.args == ("no policy state for cluster(s) c2, c3",)

@@ -576,3 +576,89 @@ def test_icmps_beside_to_ports_is_refused_at_the_icmps() -> None:
     found = problem(doc)
     assert found is not None and found[1] == (*ING0, "icmps")
     assert found[0].startswith("the icmps block may only be present without toPorts")
+
+
+# -- more rows from a mutation sample -----------------------------------------------------------
+
+CCNP_SPECS: dict[str, Any] = {
+    "apiVersion": "cilium.io/v2",
+    "kind": "CiliumClusterwideNetworkPolicy",
+    "metadata": {"name": "cp"},
+    "specs": [{**ES, "ingress": [{"fromEndpoints": [{}], "fromCIDR": ["10.0.0.0/8"]}]}],
+}
+DNS_INGRESS = {"ports": [{"port": "53", "protocol": "UDP"}], "rules": {"dns": [{"matchName": "a"}]}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "message", "path"),
+    [
+        pytest.param(
+            CCNP_SPECS,
+            "combining fromEndpoints and fromCIDR in one rule is not supported (the agent "
+            "rejects it; write two rules)",
+            ("specs", 0, "ingress", 0, "fromCIDR"),
+            id="IngressCommonRule.Validate: one L3 peer kind per rule, in each of specs too",
+        ),
+        pytest.param(
+            cnp({**ES, "egress": [{"toNodes": [{}]}]}),
+            "toNodes needs the agent option enable-node-selector-labels=true (off by default; "
+            "the agent rejects the rule without it)",
+            ("spec", "egress", 0, "toNodes"),
+            id="EgressCommonRule.Validate: toNodes needs enable-node-selector-labels",
+        ),
+        pytest.param(
+            cnp({**ES, "ingress": [{"toPorts": [DNS_INGRESS]}]}),
+            "DNS rules are not allowed on ingress",
+            (*ING0, "toPorts", 0, "rules", "dns"),
+            id="rule_validation.go PortRule.sanitize: no DNS rules on ingress",
+        ),
+        pytest.param(
+            cnp({**ES, "ingress": [{}]}, labls={"a": "b"}),
+            "unknown field 'labls' (did you mean 'labels'?): strict field validation rejects it",
+            ("metadata", "labls"),
+            id="apimachinery ObjectMeta under strict field validation: at the unknown field",
+        ),
+        pytest.param(
+            cnp({**ES, "ingress": [{}]}, labels=["a"]),
+            "expected a mapping",
+            ("metadata", "labels"),
+            id="apimachinery ObjectMeta.labels is a map[string]string",
+        ),
+        pytest.param(
+            knp_port(port="-Http"),
+            "'-Http' is not a valid port name: only a-z, 0-9 and '-'; no hyphen at either end",
+            (*KNP_ING0, "ports", 0, "port"),
+            id="apimachinery IsValidPortName: every problem, separated by semicolons",
+        ),
+        pytest.param(
+            cnp({**ES, "ingress": [{"fromX": [], "fromY": []}]}),
+            "unknown field 'fromX' (did you mean 'fromCIDR'? expected one of: authentication, "
+            "fromCIDR, fromCIDRSet, fromEndpoints, fromEntities, fromGroups, fromNodes, "
+            "fromRequires, icmps, toPorts)",
+            (*ING0, "fromX"),
+            id="CRD schema, strict fields: the first unknown field's own path",
+        ),
+        pytest.param(
+            cnp({**ES, "ingress": [{}], "log": {"value": "a\x07b"}}),
+            "'a\\x07b' is not valid here (it must match ^\\PC*$)",
+            ("spec", "log", "value"),
+            id="CRD LogConfig.value pattern ^\\PC*$ (RE2: no control character)",
+        ),
+    ],
+)
+def test_more_rejections(doc: dict[str, Any], message: str, path: tuple[Any, ...]) -> None:
+    assert problem(doc) == (message, path)
+
+
+def test_a_log_value_of_printable_text_is_accepted() -> None:
+    # CRD LogConfig.value pattern ^\PC*$: printable text, spaces included.
+    assert problem(cnp({**ES, "ingress": [{}], "log": {"value": "ab c"}})) is None
+
+
+def test_an_unquoted_yaml_date_is_read_as_text() -> None:
+    # sigs.k8s.io/yaml (go-yaml v2) keeps a timestamp in a map[string]interface{} as its
+    # string, so an unquoted date annotation reaches the API server as a string.
+    import datetime
+
+    doc = cnp({**ES, "ingress": [{}]}, annotations={"created": datetime.date(2024, 1, 1)})
+    assert problem(doc) is None
