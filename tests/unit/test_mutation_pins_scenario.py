@@ -1344,3 +1344,83 @@ def test_a_version_as_an_image_tag_has_it() -> None:
     with pytest.raises(ValueError) as caught:
         SimSettings("1.17", {PDLC: "true"}).check()
     assert str(caught.value).startswith(f"--sim-option {PDLC}: the option does not exist")
+
+
+# -- a step's name and policies, a named policy no step uses, the scenario's name ----------------
+
+TWO_STEPS = BASE.replace(
+    "  - name: only\n    expect:\n",
+    "  - expect: [{from: cluster1/probe, to: cluster1/web, verdict: allow}]\n"
+    "    name: same\n"
+    "  - expect: [{from: cluster1/probe, to: cluster1/web, verdict: allow}]\n"
+    "    name: SECOND\n",
+)
+
+
+def test_a_step_name_used_twice_points_at_the_first_name(tmp_path: Path) -> None:
+    assert fails(tmp_path, "", TWO_STEPS.replace("SECOND", "same")) == (
+        "9: step name 'same' is used twice"
+    )
+    plan = load(tmp_path, "", TWO_STEPS.replace("SECOND", "other"))
+    assert [(step.index, step.name, step.line) for step in plan.steps] == [
+        (0, "same", 8),
+        (1, "other", 10),
+    ]
+
+
+def test_an_unknown_cluster_under_a_steps_policies_points_at_its_key(tmp_path: Path) -> None:
+    step = "    policies:\n      cluster1: []\n      cluster9: [a]\n"
+    base = with_policies("  a: {file: a.yaml}\n", step)
+    assert fails(tmp_path, "", base) == (
+        "13: cluster 'cluster9' is not defined (clusters: cluster1, cluster2)"
+    )
+
+
+def test_a_named_policy_no_step_uses_is_still_checked(tmp_path: Path) -> None:
+    policies = (
+        "  a:\n    inline:\n      apiVersion: cilium.io/v2\n      kind: CiliumNetworkPolicy\n"
+        "      metadata: {name: a}\n      spec: {endpointSelector: {}, bogus: 1}\n"
+    )
+    message = fails(tmp_path, "", with_policies(policies, ""))
+    assert message.startswith("13: "), message
+
+
+def test_from_nodes_is_accepted_when_a_policy_is_checked(tmp_path: Path) -> None:
+    policies = (
+        "  a:\n    inline:\n      apiVersion: cilium.io/v2\n      kind: CiliumNetworkPolicy\n"
+        "      metadata: {name: a}\n"
+        "      spec: {endpointSelector: {}, ingress: [{fromNodes: [{}]}]}\n"
+    )
+    plan = load(tmp_path, "", with_policies(policies, "    policies: {cluster1: [a]}\n"))
+    assert list(plan.policies) == ["a"]
+
+
+EXPECTATION = "      - {from: cluster1/probe, to: cluster1/web, verdict: allow}\n"
+
+
+def test_the_scenario_is_named_after_its_file_unless_named(tmp_path: Path) -> None:
+    assert load(tmp_path, EXPECTATION).name == "pins"
+
+
+def test_a_scenario_that_is_not_a_mapping_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        expand_scenario(["clusters"], tmp_path / "list.scenario.yaml")
+    assert str(caught.value) == (
+        f"{tmp_path / 'list.scenario.yaml'}: a scenario is a mapping with clusters, "
+        "workloads and steps"
+    )
+
+
+def test_problems_without_a_line_are_listed_without_one(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        expand_scenario({"clusters": 1, "steps": 2}, tmp_path / "plain.scenario.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'plain.scenario.yaml'}: invalid scenario:\n  ")
+    assert "line " not in message, message
+
+
+def test_a_cluster_listed_twice_points_at_the_clusters_key(tmp_path: Path) -> None:
+    base = BASE.replace("clusters: [cluster1, cluster2]\n", "").replace(
+        "steps:", "clusters: [cluster1, cluster1]\nsteps:"
+    )
+    assert fails(tmp_path, EXPECTATION, base) == "6: cluster 'cluster1' is listed twice"
