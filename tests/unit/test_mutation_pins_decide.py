@@ -32,11 +32,12 @@ from pytest_clustermesh.policy.rules import Direction, Entry, HttpRule, Peer, Po
 from pytest_clustermesh.policy.tiers import TieredEntry, TieredRule
 from pytest_clustermesh.verdicts import Outcome
 
+from .test_kcnp_decide import BE, FE
+from .test_kcnp_decide import kcnp as any_kcnp
+
 ALLOWED, DROPPED, L7 = Outcome.ALLOWED, Outcome.DROPPED, Outcome.L7_DENIED
 UNKNOWN = Outcome.PROBE_ERROR
 
-FE = {"matchLabels": {"app": "frontend"}}
-BE = {"matchLabels": {"app": "backend"}}
 KUBE_DNS = {
     "matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}
 }
@@ -71,22 +72,8 @@ def kcnp(
     egress: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A ClusterNetworkPolicy: ingress rules for the backend, egress rules for the frontend."""
-    podselector = BE if ingress is not None else FE
-    spec: dict[str, Any] = {
-        "tier": tier,
-        "priority": priority,
-        "subject": {"pods": {"namespaceSelector": {}, "podSelector": podselector}},
-    }
-    if ingress is not None:
-        spec["ingress"] = ingress
-    if egress is not None:
-        spec["egress"] = egress
-    return {
-        "apiVersion": "policy.networking.k8s.io/v1alpha2",
-        "kind": "ClusterNetworkPolicy",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    subject = {"pods": {"namespaceSelector": {}, "podSelector": BE if ingress is not None else FE}}
+    return any_kcnp(tier, priority, ingress=ingress, egress=egress, subject=subject, name=name)
 
 
 def be_ingress(*entries: dict[str, Any]) -> dict[str, Any]:
