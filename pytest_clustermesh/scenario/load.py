@@ -216,11 +216,13 @@ class _Loader:
         for key, doc, location in docs:
             if key in seen:
                 line = line_of(doc, ("metadata", "name")) if isinstance(doc, MarkedDict) else None
-                kind, _, name = key
+                kind, namespace, name = key
+                where = "in the same namespace"
+                if namespace is None:  # cluster-wide: the applied name carries the run's key
+                    name, where = str(doc.get("metadata", {}).get("name", "")), "cluster-wide"
                 raise ScenarioError(
-                    f"step {step.name!r} applies two {kind} objects named {name!r} in the same "
-                    f"namespace to {cluster} (the other at {seen[key]}); one cluster holds one "
-                    "policy per name",
+                    f"step {step.name!r} applies two {kind} objects named {name!r} {where} to "
+                    f"{cluster} (the other at {seen[key]}); one cluster holds one policy per name",
                     Location(location.path, line or location.line),
                 )
             seen[key] = location

@@ -596,6 +596,26 @@ def test_two_policies_of_one_name_in_a_step_point_at_the_second_name(tmp_path: P
     )
 
 
+def test_two_clusterwide_policies_of_one_name_are_named_as_written(tmp_path: Path) -> None:
+    """The name a cluster-wide policy is applied under carries the run's deployment key (so two
+    runs on one mesh do not share it); the message names the policy as the file does."""
+    policy = (
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata:\n"
+        "  name: same\nspec:\n  endpointSelector: {}\n  ingress: [{}]\n"
+    )
+    (tmp_path / "a.yaml").write_text(policy)
+    (tmp_path / "b.yaml").write_text(policy)
+    base = BASE.replace("steps:", "policies:\n  a: {file: a.yaml}\n  b: {file: b.yaml}\nsteps:")
+    base = base.replace("    expect:\n", "    policies: {cluster1: [a, b]}\n" + ONE_EXPECTATION)
+    with pytest.raises(ScenarioError) as caught:
+        load(tmp_path, "", base)
+    assert str(caught.value) == (
+        f"{tmp_path / 'b.yaml'}:4: step 'only' applies two CiliumClusterwideNetworkPolicy "
+        f"objects named 'same' cluster-wide to cluster1 (the other at {tmp_path / 'a.yaml'}:1); "
+        "one cluster holds one policy per name"
+    )
+
+
 def test_sources_and_targets_resolved_for_a_python_test(tmp_path: Path) -> None:
     plan = load(tmp_path, "      - {from: cluster1/probe, to: cluster1/web, verdict: allow}\n")
     assert resolve_sources(plan, "*/tester") == [("cluster1", "tester"), ("cluster2", "tester")]
@@ -761,6 +781,8 @@ def test_why_a_condition_never_holds() -> None:
         (">1.19.3,<1.19.5", "1.19"),
         # 1.19.0 is, though 1.19.1 is named.
         ("<1.19.1,>=1.19", "1.19"),
+        # A wildcard of a patch release: only 1.19.2 (and its post releases) is inside.
+        ("==1.19.2.*", "1.19"),
     ],
 )
 def test_a_range_holds_a_release_when_one_of_its_versions_is_inside(
@@ -1306,6 +1328,11 @@ def test_sim_options_parse() -> None:
         (["enable-hubble=true"], "--sim-option 'enable-hubble=true': expected [[]CLUSTER:]KEY=*"),
         ([f"Cluster_2:{AUDIT}=true"], "--sim-option: 'Cluster_2' is not a cluster name*"),
         ([f"{AUDIT}=maybe"], f"--sim-option {AUDIT} takes true or false, not 'maybe'"),
+        # The first ':' ends the cluster and the first '=' the key: a second one of either is
+        # part of what follows, and the message names the part at fault.
+        ([f"c1:c2:{AUDIT}=true"],
+         f"--sim-option 'c1:c2:{AUDIT}=true': expected [[]CLUSTER:]KEY=VALUE with KEY*"),
+        ([f"{AUDIT}=true=false"], f"--sim-option {AUDIT} takes true or false, not 'true=false'"),
         ([f"{AUDIT}=true", f"{AUDIT}=false"],
          f"--sim-option {AUDIT} is given twice: true and false"),
         ([f"c2:{AUDIT}=true", f"c2:{AUDIT}=false"],
