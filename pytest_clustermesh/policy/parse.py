@@ -549,7 +549,8 @@ def _parse_l7(raw: Any, path: Path, deny: bool) -> tuple[tuple[HttpRule, ...] | 
             _only(rule, ("method", "path", "host", "headers", "headerMatches"), where)
             if "headerMatches" in rule:
                 # Matches with mismatch actions (LOG, ADD, DELETE, REPLACE) and secrets.
-                unknown.append("HTTP headerMatches rules")
+                if "HTTP headerMatches rules" not in unknown:
+                    unknown.append("HTTP headerMatches rules")
                 continue
             headers: list[tuple[str, str | None]] = []
             for text in rule.get("headers") or ():

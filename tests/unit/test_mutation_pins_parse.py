@@ -578,11 +578,10 @@ PARSED = [
            cnp_in(http_on_80({"headers": ["X-Trace-X: on", "X-Flag"]})),
            lambda rules: [h.headers for h in only_port(rules).http or ()],
            [(("X-Trace-X", "on"), ("X-Flag", None))]),
-    Parsed("s5: each feature beyond the model is named, separated by commas",
+    Parsed("s5: a feature beyond the model is named once, however many rules use it",
            cnp_in(http_on_80({"headerMatches": [{"name": "X-A"}]},
                              {"headerMatches": [{"name": "X-B"}]})),
-           lambda rules: only_port(rules).unknown,
-           "HTTP headerMatches rules, HTTP headerMatches rules"),
+           lambda rules: only_port(rules).unknown, "HTTP headerMatches rules"),
     Parsed("s4: an entity peer (pkg/policy/api/entity.go) reads 'entity <name>', as the "
            "model's explanations name entities",
            cnp_in({"fromEntities": ["world"]}), lambda rules: only_peer(rules).text,
