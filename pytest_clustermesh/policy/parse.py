@@ -624,11 +624,13 @@ def _port_rule(
 def _parse_knp(doc: Mapping[str, Any], namespace: Any, name: str, ctx: ClusterContext) -> Rule:
     if not isinstance(namespace, str) or not namespace:
         raise InvalidPolicy("a NetworkPolicy needs metadata.namespace", ("metadata",))
-    spec = _expect_mapping(doc.get("spec"), ("spec",))
+    # Neither spec nor podSelector is required: both are structs the API server decodes to
+    # their zero value, the empty selector that selects every pod of the namespace, and
+    # ValidateNetworkPolicySpec (kubernetes pkg/apis/networking/validation) asks for neither
+    # (docs/cilium-semantics.md s6). A policy of nothing but metadata isolates every pod.
+    spec = _expect_mapping({} if doc.get("spec") is None else doc["spec"], ("spec",))
     _only(spec, ("podSelector", "policyTypes", "ingress", "egress"), ("spec",))
-    if "podSelector" not in spec:
-        raise InvalidPolicy("spec.podSelector is required ({} selects every pod)", ("spec",))
-    subject = parse_selector(spec["podSelector"], ("spec", "podSelector"), SOURCE_K8S)
+    subject = parse_selector(spec.get("podSelector", {}), ("spec", "podSelector"), SOURCE_K8S)
     subject = subject.with_requirements([_ns(namespace)])
     types = spec.get("policyTypes")
     if not types:

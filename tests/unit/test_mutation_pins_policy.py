@@ -188,9 +188,10 @@ NO_NAMESPACE = {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy"}
             ("metadata",),
         ),
         (
-            "k8s.io/api/networking/v1 NetworkPolicySpec: podSelector is required",
-            knp({}),
-            "spec.podSelector is required ({} selects every pod)",
+            "k8s.io/api/networking/v1 NetworkPolicySpec is a struct: spec may be left out, "
+            "but not be a list",
+            knp([]),
+            "expected a mapping, got list",
             ("spec",),
         ),
         (

@@ -91,6 +91,11 @@ FE_LABELS = {"matchLabels": {"app": "frontend"}}
 RANGE_8000_8090 = be_ingress(
     {**FROM_FE, "toPorts": [{"ports": [{"port": "8000", "endPort": 8090, "protocol": "TCP"}]}]}
 )
+METADATA_ONLY = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "isolate", "namespace": "demo"},
+}
 KNP_FE_OF_C2 = knp_from(
     {"podSelector": {"matchLabels": {"app": "frontend", "io.cilium.k8s.policy.cluster": "c2"}}}
 )
@@ -259,6 +264,18 @@ ROWS = [
         "then denies all ingress",
         {"c1": [knp({"podSelector": BE, "policyTypes": [], "egress": []})]},
         "c1/fe", "c1/be", DROPPED),
+    Row("s6: a NetworkPolicy of nothing but metadata isolates every pod of its namespace: spec "
+        "and podSelector decode to empty, and ValidateNetworkPolicySpec (kubernetes "
+        "pkg/apis/networking/validation) requires neither",
+        {"c1": [METADATA_ONLY]}, "c1/fe", "c1/be", DROPPED),
+    Row("s6: ... and, Ingress being the defaulted policy type, leaves their egress open",
+        {"c1": [METADATA_ONLY]}, "c1/be", "c2/be", ALLOWED),
+    Row("s6: a NetworkPolicy without podSelector selects every pod of its namespace",
+        {"c1": [knp({"ingress": [{"from": [{"podSelector": FE_LABELS}]}]})]},
+        "c1/tester", "c1/be", DROPPED),
+    Row("s6: ... and admits what its rules allow",
+        {"c1": [knp({"ingress": [{"from": [{"podSelector": FE_LABELS}]}]})]},
+        "c1/fe", "c1/be", ALLOWED),
     Row("s6: ... while a non-empty egress list adds Egress: only what it allows gets out",
         {"c1": [knp({"podSelector": FE_LABELS, "egress": [{"to": [{"podSelector": {
             "matchLabels": {"app": "test"}}}]}]})]}, "c1/fe", "c1/be", DROPPED),
