@@ -255,9 +255,11 @@ class _CiliumRuleParser:
             ports = parse_cilium_ports(
                 item["toPorts"], (*path, "toPorts"), deny, self.ctx, direction
             )
-        elif "icmps" in item:
+        elif item.get("icmps") not in (None, []):
             # icmps alone restricts the entry to the ICMP types it lists: no TCP, UDP or SCTP
-            # port is admitted (docs/cilium-semantics.md s16).
+            # port is admitted (docs/cilium-semantics.md s16). An empty one restricts nothing,
+            # like an empty toPorts: mergeIngress/mergeEgress (pkg/policy/rule.go) test
+            # toPorts.Len() == 0 && icmp.Len() == 0.
             ports = parse_icmps(item["icmps"], (*path, "icmps"))
         if not has_l3:
             # A toPorts-only entry is wildcard L3 (pkg/policy/api/ingress.go); an entry with

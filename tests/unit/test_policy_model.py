@@ -132,6 +132,16 @@ ICMP_ROWS = [
         "c1/tester", "c1/be", DROPPED, **PING),
     Row(f"s16: an L3-only entry admits every protocol, ICMP included ({L4_DOC})",
         {"c1": [be_ingress(FROM_FE)]}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: an empty icmps restricts nothing, like an empty toPorts: the entry is L3-only "
+        "(mergeIngress, pkg/policy/rule.go: toPorts.Len() == 0 && icmp.Len() == 0)",
+        {"c1": [be_ingress({**FROM_FE, "icmps": []})]}, "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: ... so it admits TCP too",
+        {"c1": [be_ingress({**FROM_FE, "icmps": []})]}, "c1/fe", "c1/be", ALLOWED),
+    Row("s16: an icmps entry without fields lists no type: it admits neither a ping "
+        "(rule.go: icmp.Len() is 1, so the entry is not L3-only, and it yields no type) ...",
+        {"c1": [be_ingress({**FROM_FE, "icmps": [{}]})]}, "c1/fe", "c1/be", DROPPED, **PING),
+    Row("s16: ... nor TCP",
+        {"c1": [be_ingress({**FROM_FE, "icmps": [{}]})]}, "c1/fe", "c1/be", DROPPED),
     Row(f"s16: an entry with toPorts only does not admit ICMP: once an L4 rule applies, ICMP is "
         f"blocked ({L4_DOC}; cilium#14609)",
         {"c1": [FE_8080]}, "c1/fe", "c1/be", DROPPED, **PING),
