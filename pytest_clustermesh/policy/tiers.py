@@ -237,12 +237,7 @@ def _peer(raw: Any, path: Path, direction: Direction, action: str, ctx: ClusterC
     if one == "networks":
         cidrs = _items(raw[one], where, "networks", "CIDRs")
         for i, cidr in enumerate(cidrs):
-            try:
-                ipaddress.ip_network(str(cidr), strict=False)
-                ok = isinstance(cidr, str) and "/" in cidr
-            except ValueError:
-                ok = False
-            if not ok:
+            if not is_cidr(cidr):
                 raise InvalidPolicy(f"Invalid CIDR format provided: {cidr!r}", (*where, i))
         return Peer(
             "cidr", text=f"networks {', '.join(cidrs)}", cidrs=tuple((c, ()) for c in cidrs)
@@ -265,6 +260,26 @@ def _peer(raw: Any, path: Path, direction: Direction, action: str, ctx: ClusterC
                 f"{name!r} is not a domain name ('*.' may only lead it)", (*where, i)
             )
     return Peer("fqdn", text=f"domainNames {', '.join(names)}", names=_patterns(names))
+
+
+def is_cidr(text: Any) -> bool:
+    """The CRD's ``isCIDR(self)`` (network-policy-api ``CIDR``): Kubernetes' CEL library
+    (k8s.io/apiserver pkg/cel/library/cidr.go) reads it with Go's ``netip.ParsePrefix`` and
+    refuses an IPv4-mapped IPv6 address. ``ParsePrefix`` takes a decimal length without sign or
+    leading zero and no IPv6 zone, and leaves host bits alone, so ``10.0.0.1/8`` passes while
+    ``10.0.0.0/255.0.0.0`` and ``10.0.0.0/08`` do not."""
+    if not isinstance(text, str) or "%" in text:
+        return False
+    address, slash, bits = text.rpartition("/")
+    if not slash or not bits.isascii() or not bits.isdigit() or bits != str(int(bits)):
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return False
+    return int(bits) <= ip.max_prefixlen
 
 
 _EGRESS_PEERS = ("namespaces", "pods", "nodes", "networks", "domainNames")

@@ -21,6 +21,7 @@ from pytest_clustermesh.policy.tiers import (
     TieredEntry,
     enforces,
     first_match,
+    is_cidr,
     parse_document,
     parse_kcnp,
 )
@@ -260,6 +261,39 @@ def test_invalid_documents_name_the_field(
         parse_kcnp(doc, CTX_120)
     assert message in caught.value.message
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("10.0.0.0/8", True),
+        ("2001:db8::/32", True),
+        ("0.0.0.0/0", True),
+        # netip.ParsePrefix leaves host bits alone ("masked address bits are not zeroed"), and
+        # the CRD asks no more than isCIDR: the API server accepts the address as written.
+        ("10.0.0.1/8", True),
+        ("10.0.0.0/255.0.0.0", False),  # the length is a decimal number, not a mask
+        ("10.0.0.0/08", False),  # ... without a leading zero
+        ("10.0.0.0/+8", False),  # ... or a sign
+        ("10.0.0.0/33", False),  # ... up to 32 for IPv4
+        ("2001:db8::/129", False),  # ... and 128 for IPv6
+        ("010.0.0.0/8", False),  # ParseAddr: an IPv4 octet with a leading zero
+        ("10.0.0.0", False),  # a prefix needs its length
+        ("fe80::1%eth0/64", False),  # "IPv6 zones cannot be present in a prefix"
+        ("::ffff:10.0.0.0/104", False),  # cidr.go: an IPv4-mapped IPv6 address is not allowed
+        ("10.0.0.0/٨", False),  # a digit, but not an ASCII one
+    ],
+)
+def test_networks_cidrs_are_read_as_the_crds_isCIDR_reads_them(text: str, valid: bool) -> None:
+    """network-policy-api v0.2.0 ``type CIDR``: ``isCIDR(self)``, k8s.io/apiserver
+    pkg/cel/library/cidr.go over Go's netip.ParsePrefix."""
+    assert is_cidr(text) is valid
+    doc = kcnp(egress=[{"action": "Deny", "to": [{"networks": [text]}]}])
+    if valid:
+        parse_kcnp(doc, CTX_120)
+    else:
+        with pytest.raises(InvalidPolicy, match="Invalid CIDR format provided"):
+            parse_kcnp(doc, CTX_120)
 
 
 def test_networks_select_addresses_outside_the_mesh() -> None:
