@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -241,6 +242,18 @@ def dns_name(*parts: str, limit: int = MAX_NAME) -> str:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+RUN_ID_BYTES = 3
+"""A run id left to chance is this many random bytes, in hex: six characters."""
+PLACEHOLDER_RUN_ID = "0" * 2 * RUN_ID_BYTES
+"""What scenarios are rendered against at collection, before any run: as long as a default run
+id, so a templated name or label value is as long as a default run makes it, and a value that
+fits there is not refused at collection."""
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(RUN_ID_BYTES)
 
 
 def deployment_key(run_id: str, scenario: str, path: str = "") -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .backend import new_run_id
 from .collect import ScenarioFile, ScenarioItem, is_scenario_file
 from .errors import ClusterMeshError, UsageError
 from .fixtures import clustermesh_facts, clustermesh_session, mesh
@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     run_id = (workerinput or {}).get("clustermesh_run_id") or get(config, "clustermesh_run_id")
-    config.stash[RUN_ID_KEY] = str(run_id or secrets.token_hex(3))
+    config.stash[RUN_ID_KEY] = str(run_id or new_run_id())
     config.pluginmanager.register(
         ReportsPlugin(config, config.stash[CHOICE_KEY], config.stash[RUN_ID_KEY]),
         "clustermesh-reports",

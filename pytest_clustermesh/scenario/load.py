@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..backend import (
     KUBE_APISERVER_PORT,
+    PLACEHOLDER_RUN_ID,
     ApiServerTarget,
     DnsTarget,
     ExternalTarget,
@@ -187,7 +188,7 @@ class _Loader:
         for name in model.policies:
             if name not in sources:
                 sources[name] = self.policy_source(model, name, ("policies", name))
-        deployment = build_deployment(scenario, "collect")
+        deployment = build_deployment(scenario, PLACEHOLDER_RUN_ID)
         ctx = template_context(deployment, None)
         # Every modelled release: a policy is an error here only when every release rejects
         # it; what one release rejects is that cluster's error when the step applies it
@@ -219,7 +220,7 @@ class _Loader:
                 kind, namespace, name = key
                 where = "in the same namespace"
                 if namespace is None:  # cluster-wide: the applied name carries the run's key
-                    name, where = str(doc.get("metadata", {}).get("name", "")), "cluster-wide"
+                    name, where = str(doc["metadata"]["name"]), "cluster-wide"
                 raise ScenarioError(
                     f"step {step.name!r} applies two {kind} objects named {name!r} {where} to "
                     f"{cluster} (the other at {seen[key]}); one cluster holds one policy per name",

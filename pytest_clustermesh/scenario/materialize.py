@@ -108,7 +108,9 @@ def render_policy(
     meta = body.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise ValueError("metadata must be a mapping")
-    name = str(meta.get("name", ""))
+    name = str(meta.get("name") or "")
+    if not name:
+        raise ValueError("metadata.name is required: the API server keeps a policy by its name")
     namespace: str | None
     if kind in CLUSTERWIDE_KINDS:
         if "namespace" in meta:

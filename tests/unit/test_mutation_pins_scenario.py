@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from pytest_clustermesh.backend import ExternalTarget, HttpRequest, PodTarget, ServiceTarget
+from pytest_clustermesh.backend import (
+    PLACEHOLDER_RUN_ID,
+    ExternalTarget,
+    HttpRequest,
+    PodTarget,
+    ServiceTarget,
+    new_run_id,
+)
 from pytest_clustermesh.errors import Location, ScenarioError
 from pytest_clustermesh.facts import (
     ENFORCEMENT_MODES,
@@ -41,6 +48,7 @@ from pytest_clustermesh.facts import (
 from pytest_clustermesh.policy import InvalidPolicy
 from pytest_clustermesh.scenario import Scenario, expand_scenario, load_scenario
 from pytest_clustermesh.scenario.load import _policy_message, resolve_sources, resolve_targets
+from pytest_clustermesh.scenario.materialize import build_deployment
 from pytest_clustermesh.verdicts import Verdict
 
 PDLC = "policy-default-local-cluster"
@@ -613,6 +621,52 @@ def test_two_clusterwide_policies_of_one_name_are_named_as_written(tmp_path: Pat
         f"{tmp_path / 'b.yaml'}:4: step 'only' applies two CiliumClusterwideNetworkPolicy "
         f"objects named 'same' cluster-wide to cluster1 (the other at {tmp_path / 'a.yaml'}:1); "
         "one cluster holds one policy per name"
+    )
+
+
+@pytest.mark.parametrize("metadata", ["metadata: {}\n", "", "metadata: {name: ''}\n"])
+def test_a_policy_without_a_name_is_refused_at_collection(tmp_path: Path, metadata: str) -> None:
+    """The API server stores an object by its name and refuses one without ("name or
+    generateName is required", ValidateObjectMeta); applied, it would fail mid-run."""
+    (tmp_path / "a.yaml").write_text(
+        f"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n{metadata}"
+        "spec:\n  endpointSelector: {}\n  ingress: [{}]\n"
+    )
+    base = BASE.replace("steps:", "policies:\n  a: {file: a.yaml}\nsteps:")
+    base = base.replace("    expect:\n", "    policies: {cluster1: [a]}\n" + ONE_EXPECTATION)
+    with pytest.raises(ScenarioError) as caught:
+        load(tmp_path, "", base)
+    line = 3 if metadata else 1
+    assert str(caught.value) == (
+        f"{tmp_path / 'a.yaml'}:{line}: metadata.name is required: the API server keeps a "
+        "policy by its name"
+    )
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_a_templated_label_value_is_checked_at_the_length_a_default_run_gives_it(
+    tmp_path: Path, over: int
+) -> None:
+    """At collection no run id exists yet: policies are rendered against one as long as a
+    default run's (six hex digits), so a label value built from the namespace's name is refused
+    there exactly when a default run's API server would refuse it (63 characters at most)."""
+    plain = load(tmp_path, "      - {from: cluster1/probe, to: cluster1/web, verdict: allow}\n")
+    namespace = build_deployment(plain, new_run_id()).namespaces[0].name
+    value = "{{ namespace }}" + "x" * (63 - len(namespace) + over)
+    policy = (
+        "{apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata: {name: p}, "
+        f"spec: {{endpointSelector: {{matchLabels: {{app: '{value}'}}}}, ingress: [{{}}]}}}}"
+    )
+    base = BASE.replace("steps:", f"policies:\n  p: {{inline: {policy}}}\nsteps:")
+    base = base.replace("    expect:\n", "    policies: {cluster1: [p]}\n" + ONE_EXPECTATION)
+    if not over:
+        load(tmp_path, "", base)
+        return
+    rendered = namespace.replace(namespace.split("-")[1], PLACEHOLDER_RUN_ID) + "x" * (
+        64 - len(namespace)
+    )
+    assert fails(tmp_path, "", base) == (
+        f"8: spec.endpointSelector.matchLabels.app: {rendered!r} is too long"
     )
 
 
