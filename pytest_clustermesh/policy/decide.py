@@ -326,6 +326,16 @@ def _slot(direction: Direction) -> int:
     return 0 if direction == "ingress" else 1
 
 
+def _settles_before(hit: TieredEntry, unsure: TieredEntry) -> bool:
+    """Whether a ClusterNetworkPolicy entry that matches decides the tier whether or not an
+    entry whose peer the model cannot tell matches too: it comes first; or it ties and is a
+    Deny, which wins a tie (:func:`first_match`); or it is another peer of the same rule, with
+    the same action and ports, so the rule acts alike through either peer."""
+    if hit.order != unsure.order:
+        return hit.order < unsure.order
+    return hit.action == "Deny" or (hit.origin == unsure.origin and hit.ports == unsure.ports)
+
+
 class PolicyIndex:
     """One cluster's rules, indexed for evaluation; verdicts cached per identity pair.
 
@@ -581,6 +591,7 @@ class PolicyIndex:
         ports = self._port_rules(flow)
         masks = self._entry_peer_masks
         candidates: list[tuple[TieredEntry, bool]] = []
+        unsure: list[int] = []
         ids: dict[int, int] = {}
         for e in tiered:
             entry = self.entries[e]
@@ -588,13 +599,18 @@ class PolicyIndex:
             if entry.tier != tier or ports[e] is None:
                 continue
             if masks[e] & unsure_bits and not masks[e] & peer_bits:
-                if any(c.order < entry.order for c, hit in candidates if hit):
-                    continue
+                unsure.append(e)
+                continue
+            candidates.append((entry, bool(masks[e] & peer_bits)))
+            ids[id(entry)] = e
+        hits = [c for c, hit in candidates if hit]
+        for e in unsure:
+            entry = self.entries[e]
+            assert isinstance(entry, TieredEntry)
+            if not any(_settles_before(hit, entry) for hit in hits):
                 peer = next(i for i in unsure_why if masks[e] & (1 << i))
                 why = f"{entry.origin}: {unsure_why[peer]}"
                 return _Compact(Outcome.PROBE_ERROR, _UNKNOWN, (e,), unknown=why)
-            candidates.append((entry, bool(masks[e] & peer_bits)))
-            ids[id(entry)] = e
         found = first_match(candidates)
         if found is None:
             return None
