@@ -874,7 +874,9 @@ class PolicyIndex:
         if verdict.kind == _NEVER or (verdict.kind == _UNSELECTED and not selection.tiered[slot]):
             return ()
         where = self._where(direction)
-        peer_bits = self._class_bits[self.peer_class(peer)]
+        peer_class = self.peer_class(peer)
+        peer_bits = self._class_bits[peer_class]
+        unsure_bits, unsure_why = self._class_unsure[peer_class]
         ports = self._port_rules(flow)
         lines = []
         decider = self.entries[verdict.entries[0]] if verdict.entries else None
@@ -886,7 +888,18 @@ class PolicyIndex:
             kind = "deny" if entry.deny else "allow"
             if isinstance(entry, TieredEntry):
                 kind = f"{entry.tier} {entry.action}"
-            if not self._entry_peer_masks[e] & peer_bits:
+            mask = self._entry_peer_masks[e]
+            if not mask & peer_bits and mask & unsure_bits:
+                # No miss the model can state. An unknown verdict names such a rule already;
+                # any other verdict was reached however the rule's peer matches.
+                if verdict.kind != _UNKNOWN:
+                    reason = unsure_why[next(i for i in unsure_why if mask & (1 << i))]
+                    lines.append(
+                        f"{where}: {kind} rule {entry.origin} does not change the verdict, "
+                        f"whether or not it applies: {reason}"
+                    )
+                continue
+            if not mask & peer_bits:
                 why = _peer_miss(entry, peer, self.cluster.cluster_name)
             elif ports[e] is None and flow.icmp:
                 why = _icmp_miss(entry, flow)

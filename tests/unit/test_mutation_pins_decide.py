@@ -258,22 +258,25 @@ NEAR_MISSES = [
         cluster(fe_egress(TO_WORLD, {"toServices": [{"k8sService": {"serviceName": "s",
                                                                    "namespace": "demo"}}]})),
         ALLOWED,
-        f"{OUT}allow rule {CNP_OUT}[1] does not apply: toServices (addresses the model does not "
-        "know): does not select the world outside the mesh",
+        f"{OUT}allow rule {CNP_OUT}[1] does not change the verdict, whether or not it applies: "
+        "toServices (addresses the model does not know): beyond the model",
         peer=BY_ADDRESS),
     # The two rows below pin the wording for a peer the model cannot tell (its reason is the
-    # unknown verdict's when nothing else admits the flow; here another rule admits it).
+    # unknown verdict's when nothing else admits the flow; here another rule admits it): no
+    # miss is claimed, since the model does not know whether the rule applies.
     egress_case(
-        "s17: a toCIDR near miss toward an external known by name only says 'the address'",
+        "s17: a toCIDR rule toward an external known by name only is not called a miss",
         cluster(fe_egress(TO_WORLD, {"toCIDR": ["203.0.113.0/24"]})), ALLOWED,
-        f"{OUT}allow rule {CNP_OUT}[1] does not apply: toCIDR 203.0.113.0/24: the address is not "
-        "in it",
+        f"{OUT}allow rule {CNP_OUT}[1] does not change the verdict, whether or not it applies: "
+        "toCIDR 203.0.113.0/24: the external's address is not given, only its name",
         peer=NAME_ONLY),
     egress_case(
-        "s17: a toFQDNs near miss toward an external known by address only says 'the name'",
+        "s17: a toFQDNs rule toward an external known by address only is not called a miss",
         cluster(fe_egress(TO_WORLD, {"toFQDNs": [{"matchName": "api.example.com"}]})), ALLOWED,
-        f"{OUT}allow rule {CNP_OUT}[1] does not apply: toFQDNs api.example.com: the name matches "
-        "none of its names",
+        f"{OUT}allow rule {CNP_OUT}[1] does not change the verdict, whether or not it applies: "
+        "toFQDNs api.example.com: the probe goes to an address, not a name; Cilium admits it "
+        "only if its DNS proxy saw some name resolve to it, which the model does not know (give "
+        "the external a hostname)",
         peer=BY_ADDRESS),
     # -- s16: pings -------------------------------------------------------------------------------
     ingress_case(
@@ -496,9 +499,7 @@ EXPLANATIONS = [
                  egress=[{"action": "Accept", "to": [{"networks": ["0.0.0.0/0"]}]}]),
         ),
         "egress", FRONTEND, NAME_ONLY, HTTPS, UNKNOWN,
-        (f"{OUT}unknown, the model does not cover {UNSURE_DENY}",
-         f"{OUT}Baseline Accept rule KCNP b egress[0], Baseline tier, priority 10, Accept does "
-         "not apply: networks 0.0.0.0/0: the address is not in it"),
+        (f"{OUT}unknown, the model does not cover {UNSURE_DENY}",),
         id="s18, s17: an Admin Deny whose networks peer the model cannot tell for an external "
         "known by name only: unknown, with that rule's reason",
     ),
@@ -799,8 +800,6 @@ MORE_EXPLANATIONS = [
         "egress", FRONTEND, NAME_ONLY, HTTPS, UNKNOWN,
         (f"{OUT}unknown, the model does not cover {CNP_OUT}Deny[0]: toCIDR 203.0.113.0/24: the "
          "external's address is not given, only its name",
-         f"{OUT}deny rule {CNP_OUT}Deny[0] does not apply: toCIDR 203.0.113.0/24: the address is "
-         "not in it",
          f"{OUT}allow rule {CNP_OUT}[1] does not apply: endpoints {{any:app=backend, "
          "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.kubernetes.pod.namespace=demo}: selects "
          "Cilium endpoints, not the world outside the mesh"),
