@@ -30,7 +30,7 @@ from ..facts import MODELLED_RELEASES as RELEASES
 from ..facts import Condition, ConditionError, parse_pins
 from ..policy import ClusterContext, InvalidPolicy, parse_document
 from ..verdicts import Verdict
-from ..yamlmarks import MarkedDict, line_of, load_all, load_one, source_text, walk_strings
+from ..yamlmarks import line_of, load_all, load_one, source_text, walk_strings
 from . import dsl, messages
 from .materialize import build_deployment, render_policy, template_context
 from .model import Case, PolicySource, Scenario, Step
@@ -216,7 +216,7 @@ class _Loader:
         seen: dict[tuple[str, str | None, str], Location] = {}
         for key, doc, location in docs:
             if key in seen:
-                line = line_of(doc, ("metadata", "name")) if isinstance(doc, MarkedDict) else None
+                line = line_of(doc, ("metadata", "name"))
                 kind, namespace, name = key
                 where = "in the same namespace"
                 if namespace is None:  # cluster-wide: the applied name carries the run's key
@@ -286,7 +286,7 @@ class _Loader:
         """Check one document; its (kind, namespace, name) as applied."""
 
         def fail(message: str, path: Sequence[Any] = ()) -> ScenarioError:
-            line = line_of(doc, path) if isinstance(doc, MarkedDict) else None
+            line = line_of(doc, path)
             return ScenarioError(message, Location(location.path, line or location.line))
 
         if not isinstance(doc, dict):

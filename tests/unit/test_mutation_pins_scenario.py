@@ -904,6 +904,13 @@ def test_messages_of_a_bad_fact(raw: dict[str, object], clusters: list[str], mes
             ("cluster1", PDLC),
         ),
         (
+            # Each option names its own release (cilium#47227 added this one in 1.20).
+            {"cluster1": {"cilium": "1.19", "enable-k8s-cluster-network-policy": True}},
+            "enable-k8s-cluster-network-policy: the option does not exist in Cilium 1.19 "
+            "(introduced in 1.20)",
+            ("cluster1", "enable-k8s-cluster-network-policy"),
+        ),
+        (
             {"cluster1": {"zzz": True}},
             "unknown fact 'zzz' (known: cilium, policy-default-local-cluster, enable-policy, "
             "policy-audit-mode*)",
