@@ -229,7 +229,8 @@ def main() -> int:
     parser.add_argument(
         "--commit",
         help="take tracked files from this commit (e.g. HEAD), untracked tests/ files and "
-        "pyproject.toml from the working tree (default: the working tree as it is)",
+        "pyproject.toml from the working tree (default: the working tree as it is); with "
+        "--recheck, the test files as they were at this commit (that of the run's code)",
     )
     parser.add_argument(
         "--resume",
@@ -271,7 +272,9 @@ def main() -> int:
         counts: dict[str, Counter[str]] | None
         if args.report or args.recheck:
             elapsed = (
-                recheck(name, workdir, args.recheck, args.max_children) if args.recheck else 0.0
+                recheck(name, workdir, args.recheck, args.max_children, args.commit)
+                if args.recheck
+                else 0.0
             )
             counts, survivors = results(name, workdir)
         else:
@@ -489,19 +492,31 @@ def _rechecked(workdir: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def recheck(name: str, workdir: Path, tests: list[str], max_children: int = 2) -> float:
+def recheck(
+    name: str, workdir: Path, tests: list[str], max_children: int = 2, commit: str | None = None
+) -> float:
     """Run each mutant of the group that survived (or had no test) against ``tests`` alone.
 
     mutmut runs a mutant against every selected test that calls its function, all of which the
     survivors already passed; a test written since would run last, after a minute of those. So
     the new tests run here on their own, with mutmut's trampoline (``MUTANT_UNDER_TEST`` in
     ``mutants/``), and a mutant one of them fails is recorded as killed in ``RECHECKED``. List
-    them in the group's tests too, so that a fresh run counts them."""
+    them in the group's tests too, so that a fresh run counts them.
+
+    A fresh process also measures what mutmut's forked runs cannot: objects a test module
+    builds at collection (docs/mutation.md, "The tool"). ``commit`` takes the test files as
+    they were at that commit, for a work directory whose code is that commit's."""
     _, survivors = results(name, workdir)
     for test in tests:
         target = workdir / "mutants" / test
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / test, target)
+        if commit is None:
+            shutil.copy2(ROOT / test, target)
+        else:  # the tests as they were at the run's commit, for code that changed since
+            shown = subprocess.run(
+                ["git", "show", f"{commit}:{test}"], cwd=ROOT, check=True, capture_output=True
+            )
+            target.write_bytes(shown.stdout)
     rechecked = _rechecked(workdir)
     started = time.monotonic()
     if _pytest(workdir, tests, "none").returncode != 0:  # a mutant of nothing: the clean code
