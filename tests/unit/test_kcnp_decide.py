@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from pytest_clustermesh.policy.decide import _settles_before
+from pytest_clustermesh.policy.rules import Peer, PortRule
+from pytest_clustermesh.policy.tiers import Action, TieredEntry
 from pytest_clustermesh.verdicts import Outcome
 
 from ..meshworld import cnp, mesh, probe
@@ -236,3 +239,35 @@ def test_a_pass_is_named_in_the_explanation() -> None:
     explained = "\n".join(probe(sim, deployment, "c1/fe", "c1/be").explanation)
     assert "passed on to the NetworkPolicy tier by KCNP g ingress[0]" in explained
     assert "default deny (selected by CNP demo/p" in explained
+
+
+# -- an entry the model cannot tell for the peer, beside one that matches (s18) ----------------
+
+
+def tiered(action: Action, priority: int = 10, origin: str = "a", port: int | None = None) -> Any:
+    ports = None if port is None else (PortRule(port),)
+    peers = (Peer("wildcard", text="any peer"),)
+    deny = action == "Deny"
+    return TieredEntry("egress", deny, peers, ports, origin, priority=priority, action=action)
+
+
+@pytest.mark.parametrize(
+    ("hit", "unsure", "settles"),
+    [
+        (tiered("Accept", 5), tiered("Deny", 10, "z"), True),  # it comes first
+        (tiered("Accept", 10), tiered("Deny", 5, "z"), False),  # the unsure one comes first
+        # A tie: a matching Deny wins it whatever else ties (first_match; CFP-42904) ...
+        (tiered("Deny"), tiered("Accept", origin="z"), True),
+        # ... an Accept does not: another policy's rule would join it, and might Deny.
+        (tiered("Accept"), tiered("Accept", origin="z"), False),
+        (tiered("Accept"), tiered("Deny", origin="z"), False),
+        # Another peer of the same rule: it acts alike through either ...
+        (tiered("Accept"), tiered("Accept"), True),
+        # ... unless the entries' ports differ (the DNS allow beside a domainNames peer).
+        (tiered("Accept", port=53), tiered("Accept"), False),
+    ],
+)  # fmt: skip
+def test_which_matching_tier_entry_settles_an_unsure_one(
+    hit: TieredEntry, unsure: TieredEntry, settles: bool
+) -> None:
+    assert _settles_before(hit, unsure) is settles

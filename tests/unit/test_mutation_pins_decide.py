@@ -27,10 +27,9 @@ from pytest_clustermesh.policy import (
     parse_document,
     pod_identity,
 )
-from pytest_clustermesh.policy.decide import _settles_before
 from pytest_clustermesh.policy.labels import Selector, external_identity, kube_dns_identity
 from pytest_clustermesh.policy.rules import Direction, Entry, HttpRule, Peer, PortRule, Rule
-from pytest_clustermesh.policy.tiers import Action, TieredEntry, TieredRule
+from pytest_clustermesh.policy.tiers import TieredEntry, TieredRule
 from pytest_clustermesh.verdicts import Outcome
 
 from .test_kcnp_decide import BE, FE
@@ -593,35 +592,6 @@ def test_an_unsure_cluster_network_policy_peer_matters_only_if_it_could_decide(
     leaves the verdict unknown only where its matching could change that decision."""
     decision = decide_direction(cluster(*docs), "egress", FRONTEND, NAME_ONLY, HTTPS)
     assert decision.outcome is expected, decision.reasons
-
-
-def tiered(action: Action, priority: int = 10, origin: str = "a", port: int | None = None) -> Any:
-    ports = None if port is None else (PortRule(port),)
-    peers = (Peer("wildcard", text="any peer"),)
-    deny = action == "Deny"
-    return TieredEntry("egress", deny, peers, ports, origin, priority=priority, action=action)
-
-
-@pytest.mark.parametrize(
-    ("hit", "unsure", "settles"),
-    [
-        (tiered("Accept", 5), tiered("Deny", 10, "z"), True),  # it comes first
-        (tiered("Accept", 10), tiered("Deny", 5, "z"), False),  # the unsure one comes first
-        # A tie: a matching Deny wins it whatever else ties (first_match; CFP-42904) ...
-        (tiered("Deny"), tiered("Accept", origin="z"), True),
-        # ... an Accept does not: another policy's rule would join it, and might Deny.
-        (tiered("Accept"), tiered("Accept", origin="z"), False),
-        (tiered("Accept"), tiered("Deny", origin="z"), False),
-        # Another peer of the same rule: it acts alike through either ...
-        (tiered("Accept"), tiered("Accept"), True),
-        # ... unless the entries' ports differ (the DNS allow beside a domainNames peer).
-        (tiered("Accept", port=53), tiered("Accept"), False),
-    ],
-)  # fmt: skip
-def test_which_matching_tier_entry_settles_an_unsure_one(
-    hit: TieredEntry, unsure: TieredEntry, settles: bool
-) -> None:
-    assert _settles_before(hit, unsure) is settles
 
 
 # -- rules no parser writes: the index takes any Rule ---------------------------------------------
