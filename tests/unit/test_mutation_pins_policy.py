@@ -304,3 +304,18 @@ def test_an_empty_to_ports_restricts_no_port_like_an_absent_one(to_ports: Any) -
     (rule,) = parse_document(cnp(ingress(entry)), CTX)
     (parsed,) = rule.entries
     assert parsed.ports is None
+
+
+def test_a_prediction_table_needs_unique_endpoint_names() -> None:
+    # The plugin's own contract (pairs.PredictionTable): pods are addressed by name, so two
+    # endpoints of one name are a caller error, said as such.
+    from pytest_clustermesh.policy import ClusterPolicy, Flow, pod_identity
+    from pytest_clustermesh.policy.pairs import Endpoint, prediction_table
+
+    pods = [
+        Endpoint("a", "c1", pod_identity({"app": "a"}, "ns", {}, None, "c1")),
+        Endpoint("a", "c1", pod_identity({"app": "b"}, "ns", {}, None, "c1")),
+    ]
+    with pytest.raises(ValueError) as caught:
+        prediction_table({"c1": ClusterPolicy("c1", ())}, pods, Flow(80))
+    assert caught.value.args == ("endpoint names must be unique",)

@@ -621,3 +621,89 @@ def test_a_prediction_table_needs_every_endpoints_cluster() -> None:
     with pytest.raises(KeyError) as caught:
         prediction_table({"c1": ClusterPolicy("c1", ())}, pods, Flow(80))
     assert caught.value.args == ("no policy state for cluster(s) c2, c3",)
+
+
+# -- rows from the survivors of the full run (ad2ba3e) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "pod_labels", "matches"),
+    [
+        # k8s.io/apimachinery pkg/labels/selector.go Requirement.Matches, which Cilium's
+        # endpoint selectors follow (pkg/policy/api/selector.go): In needs one of the values,
+        # NotIn none of them (an absent label included), Exists the key, DoesNotExist its absence.
+        pytest.param("In", ["web"], {"app": "web"}, True, id="In-has-the-value"),
+        pytest.param("In", ["web"], {"app": "db"}, False, id="In-another-value"),
+        pytest.param("In", ["web"], {}, False, id="In-no-label"),
+        pytest.param("NotIn", ["web"], {"app": "db"}, True, id="NotIn-another-value"),
+        pytest.param("NotIn", ["web"], {"app": "web"}, False, id="NotIn-has-the-value"),
+        pytest.param("NotIn", ["web"], {}, True, id="NotIn-no-label"),
+        pytest.param("Exists", [], {"app": "web"}, True, id="Exists-has-the-key"),
+        pytest.param("Exists", [], {}, False, id="Exists-no-label"),
+        pytest.param("DoesNotExist", [], {}, True, id="DoesNotExist-no-label"),
+        pytest.param("DoesNotExist", [], {"app": "web"}, False, id="DoesNotExist-has-the-key"),
+    ],
+)
+def test_requirement_operators(
+    operator: Operator, values: list[str], pod_labels: dict[str, str], matches: bool
+) -> None:
+    requirement = Requirement(SOURCE_K8S, "app", operator, frozenset(values))
+    assert requirement.matches(pod_identity(pod_labels, "ns", {}, None, LOCAL)) is matches
+
+
+def test_a_pod_without_a_service_account_runs_as_default() -> None:
+    # Kubernetes' ServiceAccount admission plugin sets spec.serviceAccountName to "default"
+    # when a pod names none; Cilium labels the identity with it (k8s label
+    # io.cilium.k8s.policy.serviceaccount, pkg/k8s/apis/cilium.io PolicyLabelServiceAccount).
+    identity = pod_identity({}, "ns", {}, None, LOCAL)
+    assert identity.lookup(SOURCE_K8S, SERVICE_ACCOUNT) == frozenset({"default"})
+    named = pod_identity({}, "ns", {}, "builder", LOCAL)
+    assert named.lookup(SOURCE_K8S, SERVICE_ACCOUNT) == frozenset({"builder"})
+
+
+GET_A = HttpRule("GET", "/a")
+GET_B = HttpRule("GET", "/b")
+HEADER_MATCHES = "HTTP headerMatches rules"
+
+
+@pytest.mark.parametrize(
+    ("ports", "port", "http", "unknown"),
+    [
+        # pkg/policy/l4.go mergePortProto (docs/cilium-semantics.md Q4): the toPorts items of
+        # one entry that admit a port add up their HTTP rules; with no DNS rule among them,
+        # the merged rule has none either (dns None: a request is not judged as a DNS query).
+        pytest.param(
+            (PortRule(80, http=(GET_A,)), PortRule(80, http=(GET_B,))),
+            80,
+            (GET_A, GET_B),
+            None,
+            id="mergePortProto-two-HTTP-items-add-up-their-rules-no-DNS-rules",
+        ),
+        # A feature beyond the model in any of the merged items stays in the merged rule, so a
+        # request no modelled HTTP rule admits is unknown rather than denied (s13).
+        pytest.param(
+            (PortRule(80, http=(GET_A,)), PortRule(80, http=(GET_B,), unknown=HEADER_MATCHES)),
+            80,
+            (GET_A, GET_B),
+            HEADER_MATCHES,
+            id="mergePortProto-a-feature-beyond-the-model-survives-the-merge",
+        ),
+        # A range and a port inside it: the merged rule admits the port it was asked about.
+        pytest.param(
+            (PortRule(80, 90, http=(GET_A,)), PortRule(85, http=(GET_B,))),
+            85,
+            (GET_A, GET_B),
+            None,
+            id="mergePortProto-a-range-and-a-port-inside-it",
+        ),
+    ],
+)
+def test_l7_port_rules_merge(
+    ports: tuple[PortRule, ...], port: int, http: tuple[HttpRule, ...], unknown: str | None
+) -> None:
+    from pytest_clustermesh.policy.rules import Entry
+
+    found = Entry("ingress", False, (), ports, "CNP ns/p").port_rule(port, "TCP")
+    assert found is not None
+    assert (found.http, found.unknown, found.dns) == (http, unknown, None)
+    assert found.matches(port, "TCP")

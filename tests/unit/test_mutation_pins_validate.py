@@ -662,3 +662,55 @@ def test_an_unquoted_yaml_date_is_read_as_text() -> None:
 
     doc = cnp({**ES, "ingress": [{}]}, annotations={"created": datetime.date(2024, 1, 1)})
     assert problem(doc) is None
+
+
+# -- rows from the survivors of the full run (ad2ba3e) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        # apimachinery validation.IsValidPortName lists every problem, in its order: length,
+        # characters, "at least one letter (a-z)", consecutive hyphens, "must not begin or end
+        # with a hyphen". The quote hint is for digits only (intstr: "80" is a name).
+        pytest.param(
+            "-",
+            "'-' is not a valid port name: at least one letter; no hyphen at either end",
+            id="IsValidPortName-no-letter-and-a-hyphen-at-the-end-no-quote-hint",
+        ),
+        pytest.param(
+            "A",
+            "'A' is not a valid port name: only a-z, 0-9 and '-'; at least one letter",
+            id="IsValidPortName-an-upper-case-letter-is-no-letter-a-z",
+        ),
+        pytest.param(
+            "http-",
+            "'http-' is not a valid port name: no hyphen at either end",
+            id="IsValidPortName-end",
+        ),
+    ],
+)
+def test_knp_port_name_problems(port: str, message: str) -> None:
+    assert problem(knp_port(port=port)) == (message, (*KNP_ING0, "ports", 0, "port"))
+
+
+def test_icmps_beside_to_ports_message() -> None:
+    # pkg/policy/api/rule_validation.go EgressRule.sanitize: "the ICMPs block may only be present
+    # without ToPorts. Define a separate rule to use ToPorts."
+    doc = cnp(
+        {
+            **ES,
+            "egress": [
+                {
+                    "toEntities": ["world"],
+                    "icmps": [{"fields": [{"type": 8}]}],
+                    "toPorts": [{"ports": [{"port": "80"}]}],
+                }
+            ],
+        }
+    )
+    assert problem(doc) == (
+        "the icmps block may only be present without toPorts (the agent rejects it; write two "
+        "rules)",
+        ("spec", "egress", 0, "icmps"),
+    )
