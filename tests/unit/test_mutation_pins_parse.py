@@ -688,3 +688,86 @@ def test_a_subject_of_reserved_labels_is_not_scoped_to_the_namespace() -> None:
     doc = cnp({"endpointSelector": {"matchLabels": {"reserved:host": ""}}, "ingress": [{}]})
     [rule] = parse_document(doc, LOCAL_ON)
     assert str(rule.subject) == "{reserved:host=}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Node selectors and ICMP type 0 (what mutation testing of parse.py at ad2ba3e left unpinned).
+
+NODES_ON = ClusterContext("c1", Version("1.19"), False, node_selector_labels=True)
+"""``enable-node-selector-labels=true``: fromNodes/toNodes are accepted (Cilium 1.16 on)."""
+
+# fmt: off
+NODE_REFUSALS = [
+    Refusal("apimachinery ValidateLabelSelectorRequirement: In needs values, in a toNodes "
+            "selector too (pkg/policy/api/egress.go EgressCommonRule.ToNodes is an "
+            "EndpointSelector)",
+            cnp_out({"toNodes": [expression("In")]}), "operator In needs values",
+            ("spec", "egress", 0, "toNodes", 0, *ME0), NODES_ON),
+    Refusal("... and in a fromNodes selector (pkg/policy/api/ingress.go "
+            "IngressCommonRule.FromNodes)",
+            cnp_in({"fromNodes": [expression("In")]}), "operator In needs values",
+            (*KP0, "fromNodes", 0, *ME0), NODES_ON),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", NODE_REFUSALS, ids=lambda row: row.source[:60])
+def test_a_node_selector_the_model_refuses_says_why_and_where(row: Refusal) -> None:
+    with pytest.raises(InvalidPolicy) as caught:
+        parse_document(row.doc, row.ctx)
+    assert (caught.value.message, caught.value.path) == (row.message, row.path), row.source
+
+
+def peer_kind_text(rules: list[Rule]) -> tuple[str, str]:
+    peer = only_peer(rules)
+    return (peer.kind, peer.text)
+
+
+def icmp_port(rules: list[Rule]) -> tuple[int | None, list[str]]:
+    return (only_port(rules).port, sorted(only_port(rules).protocols))
+
+
+# fmt: off
+NODE_AND_ICMP_PARSED = [
+    Parsed("s4/s14: toNodes selects nodes (pkg/policy/api/egress.go EgressCommonRule.ToNodes, "
+           "with enable-node-selector-labels): a nodes peer, not one of unknown addresses",
+           cnp_out({"toNodes": [{}]}), peer_kind_text, ("nodes", "toNodes"), NODES_ON),
+    Parsed("s4: ... and fromNodes (pkg/policy/api/ingress.go IngressCommonRule.FromNodes)",
+           cnp_in({"fromNodes": [FE_SEL]}), peer_kind_text, ("nodes", "fromNodes"), NODES_ON),
+    Parsed("s16: ICMP type 0 (echo reply) is in range 0-255 (pkg/policy/api/icmp.go "
+           "ICMPField.Type), an ICMP port rule and not a refusal",
+           cnp_in(icmp(type=0)), icmp_port, (0, ["ICMP"])),
+    Parsed("s16: ... written as the string \"0\" too (ICMPField.Type is an IntOrString)",
+           cnp_in(icmp(type="0")), icmp_port, (0, ["ICMP"])),
+    Parsed("s16: ... and under family IPv6 an ICMPv6 port rule",
+           cnp_in(icmp(family="IPv6", type=0)), icmp_port, (0, ["ICMPv6"])),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", NODE_AND_ICMP_PARSED, ids=lambda row: row.pins[:60])
+def test_node_selectors_and_icmp_type_0_parse_into(row: Parsed) -> None:
+    assert row.view(parse_document(row.doc, row.ctx)) == row.expected, row.pins
+
+
+# fmt: off
+NODE_VERDICTS = [
+    Verdict("s4/s17: a toNodes peer selects nodes, never the world (pkg/policy/api/egress.go "
+            "EgressCommonRule.ToNodes): egress to a world address is dropped, not unknown",
+            cnp_out({"toNodes": [{}]}), WORLD, DROPPED,
+            f"{CNP_NOT_APPLY_OUT}toNodes: does not select the world outside the mesh", "egress",
+            ctx=NODES_ON),
+    Verdict("s4: ... nor a pod: egress to one is dropped",
+            cnp_out({"toNodes": [{}]}), FE, DROPPED,
+            f"{CNP_NOT_APPLY_OUT}toNodes: never a pod", "egress", ctx=NODES_ON),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", NODE_VERDICTS, ids=lambda row: row.pins[:60])
+def test_a_node_selector_decides_and_explains(row: Verdict) -> None:
+    policy = ClusterPolicy(row.ctx.cluster_name, tuple(parse_document(row.doc, row.ctx)))
+    decision = decide_direction(policy, row.direction, BE, row.peer, row.flow)
+    assert decision.outcome is row.outcome, (row.pins, decision.reasons)
+    if row.reason is not None:
+        assert decision.reasons[-1] == f"{row.direction} at c1: {row.reason}", row.pins
