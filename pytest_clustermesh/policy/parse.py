@@ -491,6 +491,10 @@ def parse_icmps(raw: Any, path: Path) -> tuple[PortRule, ...]:
             if family not in _ICMP_NAMES:
                 raise InvalidPolicy("family must be IPv4 or IPv6", (*where, "family"))
             kind = field.get("type")
+            if isinstance(kind, float) and kind.is_integer():
+                # 8.0 passes the CRD's integer type (a whole float is an integer to the API
+                # server's schema check) and is served back as 8, which the agent reads.
+                kind = int(kind)
             number: int | None
             if (isinstance(kind, int) and not isinstance(kind, bool)) or _is_number(kind):
                 number = int(kind)

@@ -114,6 +114,10 @@ ICMP_ROWS = [
     Row(f"s16: icmps type 8 (IPv4 by default, pkg/policy/api/icmp.go) admits a ping ({ICMP_DOC})",
         {"c1": [be_ingress({**FROM_FE, **icmps({"type": 8})})]},
         "c1/fe", "c1/be", ALLOWED, **PING),
+    Row("s16: type 8.0 is type 8: the CRD's integer type takes a whole float, and the API "
+        "server serves it back as 8",
+        {"c1": [be_ingress({**FROM_FE, **icmps({"type": 8.0})})]},
+        "c1/fe", "c1/be", ALLOWED, **PING),
     Row("s16: the CamelCase name EchoRequest is type 8 (icmpIpv4TypeNameToCode, icmp.go)",
         {"c1": [be_ingress({**FROM_FE, **icmps({"type": "EchoRequest", "family": "IPv4"})})]},
         "c1/fe", "c1/be", ALLOWED, **PING),
