@@ -846,3 +846,173 @@ def test_decisions_computed_counts_each_verdict_once() -> None:
     assert policy.index.decisions_computed == 1
     assert policy.index.outcome("ingress", BACKEND, FRONTEND, Flow(80)) is ALLOWED
     assert policy.index.decisions_computed == 2
+
+
+# -- rows for the mutants a fresh process still left alive (docs/mutation.md) ---------------------
+
+NOBODY = {"matchLabels": {"app": "none"}}
+"""A subject no identity of these rows has: its policy selects nothing, but its peers still
+take peer bits of the index (the unsure reason must be the deciding rule's own)."""
+CIDR_WHY = "toCIDR 203.0.113.0/24: the external's address is not given, only its name"
+NETWORKS_WHY = "networks 203.0.113.0/24: the external's address is not given, only its name"
+FQDN_WHY = (
+    "toFQDNs api.example.com: the source looked api.example.com up without Cilium's DNS proxy "
+    "(no DNS rule of its egress covers the query), so whether Cilium learned the address "
+    "depends on other lookups on the node (language.rst, DNS based)"
+)
+G_ACCEPT = "KCNP g egress[0], Admin tier, priority 10, Accept"
+
+# fmt: off
+PINNED_EXPLANATIONS = [
+    pytest.param(
+        cluster(cnp({"endpointSelector": FE,
+                     "egressDeny": [*NAMED_HTTP_DENY["spec"]["egressDeny"],
+                                    {"toEndpoints": [BE],
+                                     "toPorts": [{"ports": [{"port": "8080"}]}]}],
+                     "egress": [{"toEntities": ["all"]}]}), version="1.19"),
+        "egress", FRONTEND, BACKEND, AMBIGUOUS_HTTP, DROPPED,
+        (f"{OUT}denied by {CNP_OUT}Deny[1]",
+         f"{OUT}deny rule {CNP_OUT}Deny[0] does not apply: it matches, but a deny rule wins",
+         f"{OUT}allow rule {CNP_OUT}[0] does not apply: it matches, but a deny rule wins"),
+        id="SF8, s5: a deny the model cannot tell (named port before 1.20, cilium#24779) is "
+        "settled by a later deny it can tell: dropped, not unknown",
+    ),
+    pytest.param(
+        cluster(kcnp("Baseline", 10, ingress=[{"action": "Accept", "from": [FE_PODS]}]),
+                enforcement="always"),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        (f"{IN}accepted by KCNP g ingress[0], Baseline tier, priority 10, Accept",),
+        id="s3, s18: enforcement always leaves an endpoint no rule allows to the Baseline tier, "
+        "whose Accept decides",
+    ),
+    pytest.param(
+        cluster(enforcement="always"),
+        "ingress", BACKEND, FRONTEND, Flow(8080), DROPPED,
+        (f"{IN}enforcement mode always, no rule allows",),
+        id="s3: enforcement always drops what no rule allows, even with no policy",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 10, egress=[{"action": "Accept", "to": [
+            {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "x"}}}},
+            UNSURE_NETWORKS]}])),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {G_ACCEPT}: {NETWORKS_WHY}",
+         f"{OUT}Admin Accept rule {G_ACCEPT} does not apply: pods {{k8s:app=x, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.kubernetes.pod.namespace Exists}: selects "
+         "Cilium endpoints, not the world outside the mesh"),
+        id="s18, s17: the second peer of a rule the model cannot tell names that peer's reason",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 10, egress=[{"action": "Accept", "to": [UNSURE_NETWORKS]}])),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {G_ACCEPT}: {NETWORKS_WHY}",),
+        id="s18, s17: a rule the model cannot tell is the unknown, not also its own near miss",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": NOBODY,
+                     "egress": [{"toFQDNs": [{"matchName": "api.example.com"}]}]}, name="o"),
+                kcnp("Admin", 10, egress=[{"action": "Accept", "to": [UNSURE_NETWORKS]}])),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {G_ACCEPT}: {NETWORKS_WHY}",),
+        id="s18, s17: the reason is the unsure rule's own peer, not another policy's",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 10, "a", ingress=[{"action": "Pass", "from": [FE_PODS]}]),
+                kcnp("Admin", 10, "z", ingress=[{"action": "Accept", "from": [FE_PODS]}]),
+                kcnp("Admin", 20, "w", ingress=[{"action": "Accept", "from": [FE_PODS]}])),
+        "ingress", BACKEND, FRONTEND, Flow(8080), UNKNOWN,
+        (f"{IN}unknown, the model does not cover {TIE}",
+         f"{IN}Admin Accept rule KCNP w ingress[0], Admin tier, priority 20, Accept does not "
+         "apply: it matches, but what comes before it leaves the verdict unknown"),
+        id="s18: a rule behind a Pass/Accept tie matches, but the tie left the verdict unknown",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 10, egress=[{"action": "Accept", "to": [UNSURE_NETWORKS]}]),
+                fe_egress(TO_WORLD)),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {G_ACCEPT}: {NETWORKS_WHY}",),
+        id="s18: an Admin rule the model cannot tell leaves it unknown; a CNP allow that "
+        "matches is not said to lose to the Admin tier",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": BE, "ingress": [
+                    {"fromEndpoints": [{"matchLabels": {"app": "a"}}]},
+                    {"fromEndpoints": [{"matchLabels": {"app": "b"}}]}]}, name="a"),
+                cnp({"endpointSelector": BE, "ingress": [
+                    {"fromRequires": [{"matchLabels": {"app": "a"}}]}]}, name="b")),
+        "ingress", BACKEND, pod("a"), Flow(8080), UNKNOWN,
+        (f"{IN}unknown, the model does not cover CNP demo/b spec: fromRequires",
+         f"{IN}allow rule CNP demo/a spec ingress[1] does not apply: endpoints {{any:app=b, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.kubernetes.pod.namespace=demo}: any:app=b "
+         "does not hold for the peer",
+         f"{IN}allow rule CNP demo/b spec ingress[0] does not apply: it selects no peer (an "
+         "entry with no L3 or L4 part allows nothing)"),
+        id="s13: an allow that matches under an unknown verdict is skipped, and the rules after "
+        "it are still listed",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": NOBODY, "egress": [{"toCIDR": ["203.0.113.0/24"]}]},
+                    name="o"),
+                fe_egress({"toFQDNs": [{"matchName": "api.example.com"}]})),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        (f"{OUT}unknown, the model does not cover {CNP_OUT}[0]: {FQDN_WHY}",),
+        id="s17: an allow the model cannot tell gives its own peer's reason, not another "
+        "policy's",
+    ),
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [FE],
+                            "toPorts": [{"ports": [{"port": "80"}, {"port": "443"}]}]})),
+        "ingress", BACKEND, FRONTEND, Flow(8080), DROPPED,
+        (f"{IN}default deny (selected by CNP demo/p spec); no rule allows "
+         "{k8s:app=frontend, k8s:io.cilium.k8s.namespace.labels.team=a, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.cilium.k8s.policy.serviceaccount=default, "
+         "k8s:io.kubernetes.pod.namespace=demo} on 8080/TCP",
+         f"{IN}allow rule {CNP_IN}[0] does not apply: port 8080/TCP is not among its ports "
+         "(80/ANY, 443/ANY)"),
+        id="s5: a port outside the entry's list names every port of it, joined by ', '",
+    ),
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [{"matchLabels": {"app": "a"}}]})),
+        "ingress", BACKEND, pod("b", namespace="other"), Flow(8080), DROPPED,
+        (f"{IN}default deny (selected by CNP demo/p spec); no rule allows "
+         "{k8s:app=b, k8s:io.cilium.k8s.namespace.labels.team=a, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.cilium.k8s.policy.serviceaccount=default, "
+         "k8s:io.kubernetes.pod.namespace=other} on 8080/TCP",
+         f"{IN}allow rule {CNP_IN}[0] does not apply: endpoints {{any:app=a, "
+         "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.kubernetes.pod.namespace=demo}: any:app=a "
+         "does not hold for the peer, limited to the policy's namespace demo (the peer is in "
+         "other)"),
+        id="s1: a CNP peer is limited to the policy's namespace; every term it misses is named",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("policy", "direction", "local", "peer", "flow", "expected", "reasons"), PINNED_EXPLANATIONS
+)
+def test_pinned_whole_explanations(
+    policy: ClusterPolicy,
+    direction: Direction,
+    local: Identity,
+    peer: Identity,
+    flow: Flow,
+    expected: Outcome,
+    reasons: tuple[str, ...],
+) -> None:
+    test_whole_explanations(policy, direction, local, peer, flow, expected, reasons)
+
+
+def test_an_unsure_deny_gives_its_own_peers_reason() -> None:
+    """s17, s13: a deny the model cannot tell leaves the verdict unknown with that deny's own
+    peer as the reason, not the peer of another policy that selects nobody here."""
+    policy = cluster(
+        cnp({"endpointSelector": NOBODY,
+             "egress": [{"toFQDNs": [{"matchName": "api.example.com"}]}]}, name="o"),
+        cnp({"endpointSelector": FE, "egressDeny": [{"toCIDR": ["203.0.113.0/24"]}]}),
+    )  # fmt: skip
+    decision = decide_direction(policy, "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS)
+    assert decision.outcome is UNKNOWN
+    headline = f"{OUT}unknown, the model does not cover {CNP_OUT}Deny[0]: {CIDR_WHY}"
+    assert decision.reasons[0] == headline
+    assert decision.unknowns == (headline,)
