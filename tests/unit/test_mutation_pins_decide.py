@@ -10,6 +10,7 @@ ask the index of that cluster, so a row fails on the line it pins, not somewhere
 
 from __future__ import annotations
 
+import importlib
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -1016,3 +1017,182 @@ def test_an_unsure_deny_gives_its_own_peers_reason() -> None:
     headline = f"{OUT}unknown, the model does not cover {CNP_OUT}Deny[0]: {CIDR_WHY}"
     assert decision.reasons[0] == headline
     assert decision.unknowns == (headline,)
+
+
+# -- verdicts the mutation run of ad2ba3e left unpinned ------------------------------------------
+
+APP_X = {"matchLabels": {"app": "x"}}
+APP_Y = {"matchLabels": {"app": "y"}}
+
+
+def pods_of(selector: Mapping[str, Any]) -> dict[str, Any]:
+    return {"pods": {"namespaceSelector": {}, "podSelector": dict(selector)}}
+
+
+# fmt: off
+LEFT_VERDICTS = [
+    pytest.param(
+        cluster(be_ingress({"fromEndpoints": [FE, APP_X]})),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        f"{IN}allowed by CNP demo/p spec ingress[0]",
+        id="s1: an entry with two peers allows the first peer too, not only the last",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 20, "a",
+                     egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.0/8"]}]}]),
+                kcnp("Admin", 10, "b",
+                     egress=[{"action": "Accept", "to": [{"domainNames": ["api.example.com"]}]}])),
+        "egress", FRONTEND, NAME_ONLY, HTTPS, ALLOWED,
+        f"{OUT}accepted by KCNP b egress[0], Admin tier, priority 10, Accept",
+        id="s18: egress rules of a tier go by priority, not load order; the lower priority "
+           "number decides first, so an unsure later Deny does not matter",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": FE, "egressDeny": [{"toCIDR": ["10.0.0.0/8"]}],
+                     "egress": [{"toEntities": ["world"]}]}, name="p1"),
+                cnp({"endpointSelector": {"matchLabels": {"app": "other"}},
+                     "egress": [{"toCIDR": ["20.0.0.0/8"]}]}, name="p2")),
+        "egress", FRONTEND, NAME_ONLY_NOT_PROXIED, HTTPS, UNKNOWN,
+        f"{OUT}unknown, the model does not cover CNP demo/p1 spec egressDeny[0]: toCIDR "
+        "10.0.0.0/8: the external's address is not given, only its name",
+        id="s13, s17: every CIDR peer the model cannot tell stays unsure, not only the last one",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": {}, "ingress": [{}]}), enforcement="never"),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        f"{IN}enforcement mode never",
+        id="s2: enforcement mode never allows and says so",
+    ),
+    pytest.param(
+        cluster(cnp({"endpointSelector": {}, "ingress": [{}]}), audit=True),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        f"{IN}policy-audit-mode lets it through",
+        id="s2: policy-audit-mode lets a default-denied flow through and says so",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("policy", "direction", "local", "peer", "flow", "expected", "line"), LEFT_VERDICTS
+)
+def test_left_verdicts(
+    policy: ClusterPolicy,
+    direction: Direction,
+    local: Identity,
+    peer: Identity,
+    flow: Flow,
+    expected: Outcome,
+    line: str,
+) -> None:
+    decision = decide_direction(policy, direction, local, peer, flow)
+    assert decision.outcome is expected, decision.reasons
+    assert line in decision.reasons, "\n".join(decision.reasons)
+
+
+def test_ingress_near_misses_of_a_tier_come_in_priority_order() -> None:
+    """s18: the rules of a tier are read by priority, not by name (load order), and the near
+    misses say so in that order."""
+    policy = cluster(
+        kcnp("Admin", 20, "a", ingress=[{"action": "Deny", "from": [pods_of(APP_X)]}]),
+        kcnp("Admin", 10, "b", ingress=[{"action": "Deny", "from": [pods_of(APP_Y)]}]),
+    )
+    decision = decide_direction(policy, "ingress", BACKEND, FRONTEND, Flow(8080))
+    assert decision.outcome is ALLOWED
+    named = [r for r in decision.reasons if "Admin Deny rule KCNP" in r]
+    assert [r.split("KCNP ")[1][0] for r in named] == ["b", "a"], named
+
+
+# fmt: off
+LEFT_LINES = [
+    pytest.param(
+        cluster(cnp({"endpointSelector": {}, "ingress": [{"fromEndpoints": [APP_X]}]}, name="p1"),
+                cnp({"endpointSelector": {}, "ingress": [{}]}, name="p2")),
+        "ingress", BACKEND, FRONTEND, Flow(8080), DROPPED,
+        f"{IN}default deny (selected by CNP demo/p1 spec, CNP demo/p2 spec); no rule allows "
+        "{k8s:app=frontend, k8s:io.cilium.k8s.namespace.labels.team=a, "
+        "k8s:io.cilium.k8s.policy.cluster=c1, k8s:io.cilium.k8s.policy.serviceaccount=default, "
+        "k8s:io.kubernetes.pod.namespace=demo} on 8080/TCP",
+        id="s1: a default deny names every policy that selects the endpoint, joined by ', '",
+    ),
+    pytest.param(
+        cluster(any_kcnp("Admin", 10, name="a",
+                         egress=[{"action": "Deny", "to": [pods_of(APP_X)]}],
+                         subject={"pods": {"namespaceSelector": {}, "podSelector": BE}})),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        f"{IN}no policy selects the endpoint",
+        id="s18: a ClusterNetworkPolicy with egress rules only does not select for ingress",
+    ),
+    pytest.param(
+        cluster(kcnp("Admin", 10, "a", ingress=[{"action": "Deny", "from": [pods_of(APP_X)]}])),
+        "ingress", BACKEND, FRONTEND, Flow(8080), ALLOWED,
+        f"{IN}no ClusterNetworkPolicy rule selecting the endpoint matches, and no other policy "
+        "selects it",
+        id="s18: no tier rule matches and nothing else selects: allowed, and said so",
+    ),
+    pytest.param(
+        cluster(fe_egress({"toEndpoints": [KUBE_DNS],
+                           "toPorts": [{"ports": [{"port": "53", "protocol": "UDP"}],
+                                        "rules": {"dns": []}}]})),
+        "egress", FRONTEND, KUBE_DNS_POD, Flow(53, "UDP", dns_name="x.example.com"), L7,
+        f"{OUT}the DNS proxy refuses the query for x.example.com: it matches no DNS rule of "
+        f"{CNP_OUT}[0] (none)",
+        id="s17: an empty DNS rule list lets no query through and is listed as none",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("policy", "direction", "local", "peer", "flow", "expected", "line"), LEFT_LINES
+)
+def test_left_lines(
+    policy: ClusterPolicy,
+    direction: Direction,
+    local: Identity,
+    peer: Identity,
+    flow: Flow,
+    expected: Outcome,
+    line: str,
+) -> None:
+    test_left_verdicts(policy, direction, local, peer, flow, expected, line)
+
+
+# -- the memo bounds: a full memo is cleared before it grows further -------------------------------
+
+
+def test_a_full_compact_memo_is_cleared_at_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compact verdicts are cleared once they reach their bound (not one past it), so a
+    verdict asked again after that is evaluated again."""
+    monkeypatch.setattr(importlib.import_module("pytest_clustermesh.policy.decide"),
+                        "_COMPACT_CACHE", 2)  # fmt: skip
+    index = cluster(be_ingress({"fromEndpoints": [FE]})).index
+    for port in (8080, 80, 81, 8080):
+        assert index.outcome("ingress", BACKEND, FRONTEND, Flow(port)) is ALLOWED
+    assert index.decisions_computed == 4
+
+
+def test_a_cached_decision_survives_a_cleared_compact_memo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A decision asked again comes from the decision cache, even after the compact verdicts
+    were cleared: nothing is evaluated again."""
+    monkeypatch.setattr(importlib.import_module("pytest_clustermesh.policy.decide"),
+                        "_COMPACT_CACHE", 1)  # fmt: skip
+    index = cluster(be_ingress({"fromEndpoints": [FE]})).index
+    first = index.decide("ingress", BACKEND, FRONTEND, Flow(8080))
+    assert index.outcome("ingress", BACKEND, FRONTEND, Flow(80)) is ALLOWED
+    assert index.decide("ingress", BACKEND, FRONTEND, Flow(8080)) == first
+    assert index.decisions_computed == 2
+
+
+def test_a_full_decision_cache_is_cleared_at_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision cache is cleared once it reaches its bound (not one past it): an earlier
+    decision asked again is worked out again."""
+    module = importlib.import_module("pytest_clustermesh.policy.decide")
+    monkeypatch.setattr(module, "_COMPACT_CACHE", 1)
+    monkeypatch.setattr(module, "_DECISION_CACHE", 1)
+    index = cluster(be_ingress({"fromEndpoints": [FE]})).index
+    for port in (8080, 80, 8080):
+        assert index.decide("ingress", BACKEND, FRONTEND, Flow(port)).outcome is ALLOWED
+    assert index.decisions_computed == 3

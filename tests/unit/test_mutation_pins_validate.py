@@ -714,3 +714,51 @@ def test_icmps_beside_to_ports_message() -> None:
         "rules)",
         ("spec", "egress", 0, "icmps"),
     )
+
+
+# -- metadata and release gates the mutation run of ad2ba3e left unpinned --------------------------
+
+# fmt: off
+LEFT_PROBLEMS = [
+    pytest.param(
+        cnp({**ES, "ingress": [{}]}, zzzzzzzzzz=1),
+        ("unknown field 'zzzzzzzzzz': strict field validation rejects it",
+         ("metadata", "zzzzzzzzzz")),
+        id="ObjectMeta: an unknown field with no close match gets no suggestion",
+    ),
+    pytest.param(
+        cnp({**ES, "ingress": [{}]}, annotations="x"),
+        ("expected a mapping", ("metadata", "annotations")),
+        id="ObjectMeta: annotations must be a mapping even when labels are absent",
+    ),
+    pytest.param(
+        cnp({**ES, "ingress": [{}]}, zz=1, aa=2),
+        ("unknown field 'aa': strict field validation rejects it", ("metadata", "aa")),
+        id="strict field validation: of two unknown fields, the first in key order is named",
+    ),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("doc", "expected"), LEFT_PROBLEMS)
+def test_metadata_problems(doc: dict[str, Any], expected: tuple[str, tuple[Any, ...]]) -> None:
+    assert problem(doc) == expected
+
+
+@pytest.mark.parametrize(
+    ("doc", "release"),
+    [
+        pytest.param(
+            cnp({**ES, "egress": [{"toEntities": ["cluster-mesh"]}]}),
+            "1.20",
+            id="s14: the entity cluster-mesh is in the enum from Cilium 1.20 on",
+        ),
+        pytest.param(
+            cnp({**ES}),
+            "1.16",
+            id="s14: before 1.18 the CRD does not require a rule section",
+        ),
+    ],
+)
+def test_release_adjusted_schema_accepts(doc: dict[str, Any], release: str) -> None:
+    assert problem(doc, release) is None
