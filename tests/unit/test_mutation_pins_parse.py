@@ -27,7 +27,7 @@ from pytest_clustermesh.policy import (
     parse_document,
     pod_identity,
 )
-from pytest_clustermesh.policy.labels import CLUSTER, NAMESPACE, external_identity
+from pytest_clustermesh.policy.labels import CLUSTER, NAMESPACE, external_identity, split_key
 from pytest_clustermesh.policy.rules import Direction, Entry, Peer, PortRule, Rule
 from pytest_clustermesh.verdicts import Outcome
 
@@ -771,3 +771,115 @@ def test_a_node_selector_decides_and_explains(row: Verdict) -> None:
     assert decision.outcome is row.outcome, (row.pins, decision.reasons)
     if row.reason is not None:
         assert decision.reasons[-1] == f"{row.direction} at c1: {row.reason}", row.pins
+
+
+# ---------------------------------------------------------------------------------------------
+# A label key's source prefix, and the selector shape errors a NetworkPolicy gets from the parser.
+
+
+# fmt: off
+SPLIT_KEYS = [
+    ("pkg/labels/labels.go parseSource: the source ends at the first colon, the rest is the key",
+     "k8s:a:b", ("k8s", "a:b")),
+    ("pkg/labels: no colon, no source: k8s alone is a key under any:", "k8s", ("any", "k8s")),
+    ("pkg/labels LabelSourceCIDR = \"cidr\"", "cidr:10.0.0.0/8", ("cidr", "10.0.0.0/8")),
+    ("pkg/labels LabelSourceUnspec = \"unspec\"", "unspec:app", ("unspec", "app")),
+    ("pkg/labels LabelSourceReserved = \"reserved\"", "reserved:host", ("reserved", "host")),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("source", "key", "expected"), SPLIT_KEYS, ids=lambda v: str(v)[:40])
+def test_a_label_key_splits_into_source_and_key(
+    source: str, key: str, expected: tuple[str, str]
+) -> None:
+    assert split_key(key) == expected, source
+
+
+SEL = ("spec", "podSelector")
+EXPR0 = (*SEL, "matchExpressions", 0)
+
+# fmt: off
+SELECTOR_REFUSALS = [
+    Refusal("NetworkPolicySpec.podSelector is a LabelSelector object",
+            knp({"podSelector": "x"}), "expected a mapping, got str", SEL),
+    Refusal("apimachinery LabelSelector's fields are matchLabels and matchExpressions",
+            knp({"podSelector": {"foo": 1}}),
+            "unknown field 'foo' (expected one of: matchLabels, matchExpressions)",
+            (*SEL, "foo")),
+    Refusal("LabelSelector.matchExpressions is a list of LabelSelectorRequirement objects",
+            knp({"podSelector": {"matchExpressions": ["x"]}}),
+            "expected a mapping, got str", EXPR0),
+    Refusal("LabelSelectorRequirement's fields are key, operator and values",
+            knp({"podSelector": {"matchExpressions": [
+                {"key": "a", "operator": "In", "values": ["b"], "bar": 1}]}}),
+            "unknown field 'bar' (expected one of: key, operator, values)", (*EXPR0, "bar")),
+    Refusal("apimachinery ValidateLabelSelectorRequirement: the operators are In, NotIn, "
+            "Exists and DoesNotExist",
+            knp({"podSelector": {"matchExpressions": [{"key": "a", "operator": "Foo"}]}}),
+            "operator must be In, NotIn, Exists or DoesNotExist, not 'Foo'", EXPR0),
+    Refusal("LabelSelectorRequirement.values is a list of strings",
+            knp({"podSelector": {"matchExpressions": [
+                {"key": "a", "operator": "In", "values": "x"}]}}),
+            "expected a list, got str", (*EXPR0, "values")),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", SELECTOR_REFUSALS, ids=lambda row: row.source[:60])
+def test_a_selector_the_model_refuses_says_why_and_where(row: Refusal) -> None:
+    with pytest.raises(InvalidPolicy) as caught:
+        parse_document(row.doc, row.ctx)
+    assert (caught.value.message, caught.value.path) == (row.message, row.path), row.source
+
+
+def origins_and_subjects(rules: list[Rule]) -> list[tuple[str, str]]:
+    return [(rule.origin, str(rule.subject)) for rule in rules]
+
+
+ING = {"endpointSelector": {"matchLabels": {"app": "a"}}, "ingress": [{}]}
+SUBJ_A_DEMO = "{any:app=a, k8s:io.kubernetes.pod.namespace=demo}"
+
+# fmt: off
+DOCUMENTS_PARSED = [
+    Parsed("CRD schema: a CiliumNetworkPolicy has a status (CiliumNetworkPolicyStatus, the "
+           "status subresource); a document carrying one is a policy like any other",
+           {**cnp({}), "spec": ING, "status": {}}, origins_and_subjects,
+           [("CNP demo/p spec", SUBJ_A_DEMO)]),
+    Parsed("pkg/k8s/apis/cilium.io/v2 CiliumNetworkPolicy.Parse: spec and specs both yield "
+           "rules, spec first",
+           {**cnp({}), "spec": ING, "specs": [ING]}, origins_and_subjects,
+           [("CNP demo/p spec", SUBJ_A_DEMO), ("CNP demo/p specs[0]", SUBJ_A_DEMO)]),
+    Parsed("apiserver: a cluster-scoped object has no namespace (rest.BeforeCreate clears "
+           "it), so a CiliumClusterwideNetworkPolicy's metadata.namespace scopes nothing",
+           {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+            "metadata": {"name": "c", "namespace": "n"}, "spec": ING},
+           origins_and_subjects, [("CCNP c spec", "{any:app=a}")]),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("row", DOCUMENTS_PARSED, ids=lambda row: row.pins[:60])
+def test_a_document_parses_into_rules_named_by_origin(row: Parsed) -> None:
+    assert row.view(parse_document(row.doc, row.ctx)) == row.expected, row.pins
+
+
+# fmt: off
+TOP_LEVEL_REFUSALS: list[tuple[str, Any, str, tuple[str | int, ...]]] = [
+    ("a manifest document is an object (apimachinery runtime.Object)",
+     ["x"], "expected a mapping, got list", ()),
+    ("CRD schema: CiliumNetworkPolicy's top-level fields; strict field validation rejects "
+     "others", {**cnp({}), "spec": ING, "foo": 1},
+     "unknown field 'foo' (expected one of: apiVersion, kind, metadata, spec, specs, status)",
+     ("foo",)),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("source", "doc", "message", "path"), TOP_LEVEL_REFUSALS)
+def test_a_document_that_is_not_a_policy_object_is_refused(
+    source: str, doc: Any, message: str, path: tuple[str | int, ...]
+) -> None:
+    with pytest.raises(InvalidPolicy) as caught:
+        parse_document(doc, LOCAL_ON)
+    assert (caught.value.message, caught.value.path) == (message, path), source
