@@ -811,21 +811,6 @@ MORE_EXPLANATIONS = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("policy", "direction", "local", "peer", "flow", "expected", "reasons"), MORE_EXPLANATIONS
-)
-def test_more_whole_explanations(
-    policy: ClusterPolicy,
-    direction: Direction,
-    local: Identity,
-    peer: Identity,
-    flow: Flow,
-    expected: Outcome,
-    reasons: tuple[str, ...],
-) -> None:
-    test_whole_explanations(policy, direction, local, peer, flow, expected, reasons)
-
-
 def test_an_entry_with_an_empty_port_list_says_it_lists_no_port() -> None:
     """s5: an entry whose port list is empty admits no TCP/UDP/SCTP port, and says so."""
     entry = Entry("ingress", False, ANY_PEER, (), "R e")
@@ -990,9 +975,10 @@ PINNED_EXPLANATIONS = [
 
 
 @pytest.mark.parametrize(
-    ("policy", "direction", "local", "peer", "flow", "expected", "reasons"), PINNED_EXPLANATIONS
+    ("policy", "direction", "local", "peer", "flow", "expected", "reasons"),
+    [*MORE_EXPLANATIONS, *PINNED_EXPLANATIONS],
 )
-def test_pinned_whole_explanations(
+def test_more_whole_explanations(
     policy: ClusterPolicy,
     direction: Direction,
     local: Identity,
