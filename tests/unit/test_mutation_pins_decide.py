@@ -1059,23 +1059,6 @@ LEFT_VERDICTS = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("policy", "direction", "local", "peer", "flow", "expected", "line"), LEFT_VERDICTS
-)
-def test_left_verdicts(
-    policy: ClusterPolicy,
-    direction: Direction,
-    local: Identity,
-    peer: Identity,
-    flow: Flow,
-    expected: Outcome,
-    line: str,
-) -> None:
-    decision = decide_direction(policy, direction, local, peer, flow)
-    assert decision.outcome is expected, decision.reasons
-    assert line in decision.reasons, "\n".join(decision.reasons)
-
-
 def test_ingress_near_misses_of_a_tier_come_in_priority_order() -> None:
     """s18: the rules of a tier are read by priority, not by name (load order), and the near
     misses say so in that order."""
@@ -1130,9 +1113,10 @@ LEFT_LINES = [
 
 
 @pytest.mark.parametrize(
-    ("policy", "direction", "local", "peer", "flow", "expected", "line"), LEFT_LINES
+    ("policy", "direction", "local", "peer", "flow", "expected", "line"),
+    [*LEFT_VERDICTS, *LEFT_LINES],
 )
-def test_left_lines(
+def test_left_verdicts(
     policy: ClusterPolicy,
     direction: Direction,
     local: Identity,
@@ -1141,7 +1125,9 @@ def test_left_lines(
     expected: Outcome,
     line: str,
 ) -> None:
-    test_left_verdicts(policy, direction, local, peer, flow, expected, line)
+    decision = decide_direction(policy, direction, local, peer, flow)
+    assert decision.outcome is expected, decision.reasons
+    assert line in decision.reasons, "\n".join(decision.reasons)
 
 
 # -- the memo bounds: a full memo is cleared before it grows further -------------------------------
