@@ -583,18 +583,22 @@ def test_an_unknown_policy_suggests_the_closest_name(tmp_path: Path) -> None:
     )
 
 
+def applying(tmp_path: Path, **files: str) -> str:
+    """BASE whose only step applies a policy file per keyword (its name, with ``.yaml``)."""
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    defined = "".join(f"  {name}: {{file: {name}.yaml}}\n" for name in files)
+    base = BASE.replace("steps:", f"policies:\n{defined}steps:")
+    applied = f"    policies: {{cluster1: [{', '.join(files)}]}}\n"
+    return base.replace("    expect:\n", applied + ONE_EXPECTATION)
+
+
 def test_two_policies_of_one_name_in_a_step_point_at_the_second_name(tmp_path: Path) -> None:
     policy = (
         "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: same\n"
         "spec:\n  endpointSelector: {}\n  ingress: [{}]\n"
     )
-    (tmp_path / "a.yaml").write_text(policy)
-    (tmp_path / "b.yaml").write_text("# the same name\n\n" + policy)
-    base = BASE.replace("steps:", "policies:\n  a: {file: a.yaml}\n  b: {file: b.yaml}\nsteps:")
-    base = base.replace(
-        "    expect:\n",
-        "    policies: {cluster1: [a, b]}\n" + ONE_EXPECTATION,
-    )
+    base = applying(tmp_path, a=policy, b="# the same name\n\n" + policy)
     with pytest.raises(ScenarioError) as caught:
         load(tmp_path, "", base)
     assert str(caught.value) == (
@@ -611,10 +615,7 @@ def test_two_clusterwide_policies_of_one_name_are_named_as_written(tmp_path: Pat
         "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata:\n"
         "  name: same\nspec:\n  endpointSelector: {}\n  ingress: [{}]\n"
     )
-    (tmp_path / "a.yaml").write_text(policy)
-    (tmp_path / "b.yaml").write_text(policy)
-    base = BASE.replace("steps:", "policies:\n  a: {file: a.yaml}\n  b: {file: b.yaml}\nsteps:")
-    base = base.replace("    expect:\n", "    policies: {cluster1: [a, b]}\n" + ONE_EXPECTATION)
+    base = applying(tmp_path, a=policy, b=policy)
     with pytest.raises(ScenarioError) as caught:
         load(tmp_path, "", base)
     assert str(caught.value) == (
@@ -628,12 +629,11 @@ def test_two_clusterwide_policies_of_one_name_are_named_as_written(tmp_path: Pat
 def test_a_policy_without_a_name_is_refused_at_collection(tmp_path: Path, metadata: str) -> None:
     """The API server stores an object by its name and refuses one without ("name or
     generateName is required", ValidateObjectMeta); applied, it would fail mid-run."""
-    (tmp_path / "a.yaml").write_text(
-        f"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n{metadata}"
-        "spec:\n  endpointSelector: {}\n  ingress: [{}]\n"
+    base = applying(
+        tmp_path,
+        a=f"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n{metadata}"
+        "spec:\n  endpointSelector: {}\n  ingress: [{}]\n",
     )
-    base = BASE.replace("steps:", "policies:\n  a: {file: a.yaml}\nsteps:")
-    base = base.replace("    expect:\n", "    policies: {cluster1: [a]}\n" + ONE_EXPECTATION)
     with pytest.raises(ScenarioError) as caught:
         load(tmp_path, "", base)
     line = 3 if metadata else 1
